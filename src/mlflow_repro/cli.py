@@ -1,0 +1,78 @@
+"""The `mlflow-repro` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mlflow_repro.errors import ReproError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mlflow_repro.jobs.configs import load_config
+    from mlflow_repro.jobs.training import run_training
+
+    # Validate before importing mlflow or touching the tracking store: a bad config leaves no run.
+    config = load_config(args.conf_file)
+    result = run_training(config.job, args.conf_file)
+    print(f"run {result.run_id} finished: " + ", ".join(
+        f"{k}={v:.4f}" for k, v in sorted(result.metrics.items())
+    ))
+    if result.registered_version is not None:
+        print(f"registered model version {result.registered_version} ({result.model_uri})")
+    return 0
+
+
+def _lock(args: argparse.Namespace) -> int:
+    from mlflow_repro.envfile import check_python_env, write_python_env
+
+    if args.check:
+        check_python_env(args.project)
+        print(f"{args.project / 'python_env.yaml'} is up to date with uv.lock")
+    else:
+        path = write_python_env(args.project)
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlflow-repro",
+        description="Make MLflow runs rebuildable: train the template, keep its lock files true.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser(
+        "train",
+        help="run a training job from a YAML config (what `mlflow run` calls)",
+        description="Validate CONF_FILE, train the model it describes and log it to MLflow. "
+        "Under `mlflow run` the run created by MLflow is resumed; otherwise a new run starts "
+        "in the tracking store named by MLFLOW_TRACKING_URI (default sqlite:///mlflow.db).",
+    )
+    train.add_argument("conf_file", help="path to a job config, e.g. confs/training.yaml")
+    train.set_defaults(handler=_train)
+
+    lock = sub.add_parser(
+        "lock",
+        help="regenerate python_env.yaml from uv.lock (or --check that it is current)",
+        description="Write python_env.yaml from .python-version and the hash-pinned export of "
+        "uv.lock, so that MLflow's environment cache key follows the lock.",
+    )
+    lock.add_argument("--check", action="store_true", help="fail if python_env.yaml is stale")
+    lock.add_argument("--project", type=Path, default=Path("."), help="project root (default .)")
+    lock.set_defaults(handler=_lock)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ReproError as exc:
+        print(f"mlflow-repro: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

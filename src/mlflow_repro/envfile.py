@@ -1,0 +1,95 @@
+"""Generate `python_env.yaml` from `uv.lock`, and check that the committed one is current.
+
+MLflow keys its environment cache on the contents of python_env.yaml, not on uv.lock
+(../shared/facts.md). Listing the hash-pinned export of the lock as the `dependencies` makes the
+key follow the lock, and gives `--env-manager virtualenv` a hash-checked install. The exact
+Python version comes from `.python-version`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from mlflow_repro.errors import LockError
+
+HEADER = (
+    "# Generated from uv.lock and .python-version by `just lock`; do not edit by hand.\n"
+    "# The dependencies are `uv export --no-dev --no-emit-project` with their hashes, so that\n"
+    "# MLflow's environment cache key changes whenever the lock does.\n"
+)
+EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def _uv() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return "uv"
+
+
+def exact_python_version(project: Path) -> str:
+    """The exact interpreter version the project pins in `.python-version`."""
+    file = project / ".python-version"
+    if not file.is_file():
+        raise LockError(
+            f"{file} not found: pin the exact Python version there (e.g. `3.11.7`)"
+        )
+    version = file.read_text(encoding="utf-8").strip()
+    if not EXACT_VERSION.match(version):
+        raise LockError(
+            f"{file} holds {version!r}, not an exact version: write major.minor.micro "
+            "such as 3.11.7 so that every environment gets the same interpreter"
+        )
+    return version
+
+
+def locked_requirements(project: Path) -> list[str]:
+    """The runtime requirements of uv.lock, one line each with all of their hashes."""
+    if not (project / "uv.lock").is_file():
+        raise LockError(f"{project / 'uv.lock'} not found: run `uv lock` (or `just lock`) first")
+    cmd = [
+        _uv(), "export", "--frozen", "--no-dev", "--no-emit-project",
+        "--format", "requirements-txt", "--no-header", "--no-annotate",
+    ]
+    try:
+        done = subprocess.run(
+            cmd, cwd=project, capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LockError(f"`{' '.join(cmd)}` could not run: {exc}") from exc
+    if done.returncode != 0:
+        raise LockError(f"`uv export` failed (exit {done.returncode}): {done.stderr.strip()}")
+    joined = done.stdout.replace("\\\n", " ")
+    return [" ".join(line.split()) for line in joined.splitlines() if line.strip()]
+
+
+def render_python_env(project: Path) -> str:
+    """The text python_env.yaml must hold for the current uv.lock."""
+    body = {
+        "python": exact_python_version(project),
+        "build_dependencies": [],
+        "dependencies": locked_requirements(project),
+    }
+    return HEADER + yaml.safe_dump(body, sort_keys=False, width=10_000)
+
+
+def write_python_env(project: Path) -> Path:
+    path = project / "python_env.yaml"
+    path.write_text(render_python_env(project), encoding="utf-8")
+    return path
+
+
+def check_python_env(project: Path) -> None:
+    """Raise LockError when python_env.yaml is missing or differs from what uv.lock gives."""
+    path = project / "python_env.yaml"
+    expected = render_python_env(project)
+    actual = path.read_text(encoding="utf-8") if path.is_file() else None
+    if actual != expected:
+        state = "missing" if actual is None else "out of date with uv.lock"
+        raise LockError(f"{path} is {state}: run `just lock` and commit the result")
