@@ -73,8 +73,17 @@ class Config(StrictModel):
     job: JobConfig
 
 
+# Pydantic puts the KIND of a tagged-union member into an error's location
+# (job.TrainingJob.model...); the user wrote job.model..., so those parts are left out.
+_KINDS = {
+    kind.model_fields["KIND"].default
+    for kind in (TrainingJob, RandomForestModel, LogisticRegressionModel)
+}
+
+
 def _describe(error: Any) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "<top level>"
+    parts = [str(part) for part in error["loc"] if part not in _KINDS]
+    where = ".".join(parts) or "<top level>"
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key (allowed keys are the fields of the section it sits in)"
     if error["type"] == "missing":

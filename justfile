@@ -1,0 +1,78 @@
+# mlflow-repro: `just --list` shows every recipe by group.
+# Every recipe runs inside the uv-managed .venv built from uv.lock (`uv run --frozen`).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# the MLflow tracking store; MLflow's own default is the embedded sqlite:///mlflow.db
+export MLFLOW_TRACKING_URI := env("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+
+conf := "confs/training.yaml"
+experiment := "mlflow-repro"
+env_manager := "uv"
+
+# show the recipes
+default:
+    @just --list
+
+# install the locked environment (.venv) from uv.lock, hash-checked
+[group('install')]
+install:
+    uv sync --frozen
+
+# bring the DVC-tracked data into the workspace: pull from the remote, else rebuild it
+[group('install')]
+data: install
+    uv run --frozen dvc pull --quiet || { echo "dvc pull found no copy in the remote: rebuilding with dvc repro"; uv run --frozen dvc repro --quiet; }
+    uv run --frozen dvc status --quiet || { echo "error: the workspace data differs from dvc.lock (see: uv run dvc status)" >&2; exit 1; }
+    uv run --frozen dvc push --quiet
+
+# train through `mlflow run` (conf=..., env_manager=uv|local|virtualenv)
+[group('run')]
+train conf=conf env_manager=env_manager: data
+    uv run --frozen mlflow run --experiment-name {{experiment}} --env-manager {{env_manager}} -P conf_file={{conf}} .
+
+# open the MLflow UI on the tracking store (http://127.0.0.1:5000)
+[group('run')]
+ui port="5000":
+    uv run --frozen mlflow ui --backend-store-uri "$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port {{port}}
+
+# run the whole test suite (installs the environment and the data first)
+[group('check')]
+test *args: data
+    uv run --frozen pytest {{args}}
+
+# lint, format check and type check
+[group('check')]
+check: install
+    uv run --frozen ruff check src tests
+    uv run --frozen ruff format --check src tests
+    uv run --frozen mypy
+
+# format the code
+[group('check')]
+format: install
+    uv run --frozen ruff format src tests
+    uv run --frozen ruff check --fix src tests
+
+# re-lock: update uv.lock, then regenerate python_env.yaml from it
+[group('lock')]
+lock:
+    uv lock
+    uv run --frozen mlflow-repro lock
+
+# fail when python_env.yaml does not match uv.lock
+[group('lock')]
+lock-check: install
+    uv lock --check
+    uv run --frozen mlflow-repro lock --check
+
+# remove caches and build outputs (keeps mlflow.db, the data and the DVC cache)
+[group('clean')]
+clean:
+    rm -rf build dist .pytest_cache .mypy_cache .ruff_cache
+    find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+# also remove the virtual environment (never the tracking store mlflow.db or the DVC remote)
+[group('clean')]
+clean-all: clean
+    rm -rf .venv

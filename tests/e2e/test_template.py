@@ -1,0 +1,136 @@
+"""The template end to end: real git, DVC, uv and `mlflow run` against an embedded sqlite store."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, copy_template, run, venv_env
+
+pytestmark = pytest.mark.e2e
+
+INVALID = REPO_ROOT / "tests" / "confs" / "invalid"
+
+
+def mlflow_run(project: Path, uri: str, conf: str, env_manager: str = "local",
+               check: bool = True) -> "object":
+    cmd = [
+        sys.executable, "-m", "mlflow", "run", "--experiment-name", "e2e",
+        "--env-manager", env_manager, "-P", f"conf_file={conf}", ".",
+    ]
+    return run(cmd, cwd=project, env=venv_env(MLFLOW_TRACKING_URI=uri), check=check)
+
+
+def all_runs(uri: str) -> list["object"]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return list(client.search_runs(experiments)) if experiments else []
+
+
+@pytest.mark.parametrize("env_manager", ["local", "uv"])
+def test_mlflow_run_logs_params_metrics_dataset_and_registered_model(
+    template_with_data: Path, tmp_path: Path, env_manager: str
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow_run(template_with_data, uri, "confs/training.yaml", env_manager)
+
+    [run_] = all_runs(uri)
+    assert run_.info.status == "FINISHED"
+    assert run_.data.params["conf_file"] == "confs/training.yaml"
+    assert run_.data.params["model.n_estimators"] == "100"
+    assert run_.data.params["data.split_seed"] == "42"
+    # MLflow tags the environment only when it builds one (uv, virtualenv, conda, docker).
+    assert run_.data.tags.get("mlflow.project.env", "local") == env_manager
+    assert set(run_.data.metrics) >= {"test_accuracy", "test_f1", "test_roc_auc"}
+    assert 0.9 < run_.data.metrics["test_accuracy"] <= 1.0
+    [dataset_input] = run_.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "data/breast_cancer.csv"
+
+    client = MlflowClient(tracking_uri=uri)
+    [version] = client.search_model_versions("name='mlflow-repro-classifier'")
+    assert version.run_id == run_.info.run_id
+    model_files = {a.path for a in client.list_artifacts(run_.info.run_id, "config")}
+    assert model_files == {"config/training.yaml"}
+
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.sklearn.load_model(f"models:/mlflow-repro-classifier/{version.version}")
+    finally:
+        mlflow.set_tracking_uri(None)
+    frame = __import__("pandas").read_csv(template_with_data / "data" / "breast_cancer.csv")
+    assert len(model.predict(frame.drop(columns=["target"]).head(5))) == 5
+
+
+@pytest.mark.parametrize(
+    ("conf", "fragments"),
+    [
+        (str(INVALID / "unknown-model-key.yaml"), ["unknown-model-key.yaml",
+                                                   "job.model.n_estimator: unknown key"]),
+        (str(INVALID / "wrong-type.yaml"), ["wrong-type.yaml", "job.model.n_estimators"]),
+        ("confs/does-not-exist.yaml", ["confs/does-not-exist.yaml", "file not found"]),
+    ],
+    ids=["unknown-key", "wrong-type", "missing-file"],
+)
+def test_bad_config_under_mlflow_run_fails_clearly_and_leaves_no_running_run(
+    template_with_data: Path, tmp_path: Path, conf: str, fragments: list[str]
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = mlflow_run(template_with_data, uri, conf, check=False)
+    assert done.returncode != 0
+    for fragment in fragments:
+        assert fragment in done.stderr
+    assert "mlflow-repro: error: invalid configuration file" in done.stderr
+    statuses = [r.info.status for r in all_runs(uri)]
+    assert statuses == ["FAILED"]
+
+
+def test_bad_config_outside_mlflow_run_creates_no_run(
+    template_with_data: Path, tmp_path: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = run(
+        [sys.executable, "-m", "mlflow_repro", "train", str(INVALID / "unknown-top-key.yaml")],
+        cwd=template_with_data, env=venv_env(MLFLOW_TRACKING_URI=uri), check=False,
+    )
+    assert done.returncode == 2
+    assert "unknown-top-key.yaml" in done.stderr and "jobs: unknown key" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_fresh_clone_rebuilds_data_matching_dvc_lock_then_pulls_it_back(tmp_path: Path) -> None:
+    project = copy_template(tmp_path / "clone")
+    data = project / "data" / "breast_cancer.csv"
+    locked = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"][0]
+    assert not data.exists()
+
+    # Empty remote: pull fails, the stage rebuilds the exact bytes the lock records.
+    assert run(["dvc", "pull"], cwd=project, check=False).returncode != 0
+    run(["dvc", "repro"], cwd=project)
+    assert md5(data) == locked["md5"]
+    assert run(["git", "status", "--porcelain", "dvc.lock"], cwd=project).stdout == ""
+    run(["dvc", "status", "--quiet"], cwd=project)
+
+    # The configured local remote (created on push) now serves `dvc pull`.
+    run(["dvc", "push"], cwd=project)
+    assert (project / ".dvc-storage").is_dir()
+    data.unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    run(["dvc", "pull"], cwd=project)
+    assert md5(data) == locked["md5"]
+    assert run(["git", "status", "--porcelain"], cwd=project).stdout == ""
