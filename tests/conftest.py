@@ -13,8 +13,13 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
-        check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
     """Run a command, returning its output; on an unexpected exit show everything it printed."""
     done = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False

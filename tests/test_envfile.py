@@ -50,7 +50,7 @@ def test_a_changed_lock_makes_the_file_stale(project: Path) -> None:
     digest = next(line for line in locked if line.startswith("pyyaml==")).split("sha256:")[1][:64]
     assert digest in text
     lock.write_text(text.replace(digest, "0" * 64))
-    with pytest.raises(LockError, match="out of date with uv.lock"):
+    with pytest.raises(LockError, match=r"out of date with uv\.lock"):
         check_python_env(project)
     write_python_env(project)
     check_python_env(project)
@@ -71,5 +71,5 @@ def test_inexact_python_version_is_refused(project: Path) -> None:
 
 def test_missing_lock_is_refused(project: Path) -> None:
     (project / "uv.lock").unlink()
-    with pytest.raises(LockError, match="uv.lock not found"):
+    with pytest.raises(LockError, match=r"uv\.lock not found"):
         render_python_env(project)

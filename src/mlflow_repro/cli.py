@@ -16,9 +16,10 @@ def _train(args: argparse.Namespace) -> int:
     # Validate before importing mlflow or touching the tracking store: a bad config leaves no run.
     config = load_config(args.conf_file)
     result = run_training(config.job, args.conf_file)
-    print(f"run {result.run_id} finished: " + ", ".join(
-        f"{k}={v:.4f}" for k, v in sorted(result.metrics.items())
-    ))
+    print(
+        f"run {result.run_id} finished: "
+        + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
+    )
     if result.registered_version is not None:
         print(f"registered model version {result.registered_version} ({result.model_uri})")
     return 0

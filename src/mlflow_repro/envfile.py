@@ -37,9 +37,7 @@ def exact_python_version(project: Path) -> str:
     """The exact interpreter version the project pins in `.python-version`."""
     file = project / ".python-version"
     if not file.is_file():
-        raise LockError(
-            f"{file} not found: pin the exact Python version there (e.g. `3.11.7`)"
-        )
+        raise LockError(f"{file} not found: pin the exact Python version there (e.g. `3.11.7`)")
     version = file.read_text(encoding="utf-8").strip()
     if not EXACT_VERSION.match(version):
         raise LockError(
@@ -54,8 +52,15 @@ def locked_requirements(project: Path) -> list[str]:
     if not (project / "uv.lock").is_file():
         raise LockError(f"{project / 'uv.lock'} not found: run `uv lock` (or `just lock`) first")
     cmd = [
-        _uv(), "export", "--frozen", "--no-dev", "--no-emit-project",
-        "--format", "requirements-txt", "--no-header", "--no-annotate",
+        _uv(),
+        "export",
+        "--frozen",
+        "--no-dev",
+        "--no-emit-project",
+        "--format",
+        "requirements-txt",
+        "--no-header",
+        "--no-annotate",
     ]
     try:
         done = subprocess.run(

@@ -17,16 +17,26 @@ pytestmark = pytest.mark.e2e
 INVALID = REPO_ROOT / "tests" / "confs" / "invalid"
 
 
-def mlflow_run(project: Path, uri: str, conf: str, env_manager: str = "local",
-               check: bool = True) -> "object":
+def mlflow_run(
+    project: Path, uri: str, conf: str, env_manager: str = "local", check: bool = True
+) -> object:
     cmd = [
-        sys.executable, "-m", "mlflow", "run", "--experiment-name", "e2e",
-        "--env-manager", env_manager, "-P", f"conf_file={conf}", ".",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "run",
+        "--experiment-name",
+        "e2e",
+        "--env-manager",
+        env_manager,
+        "-P",
+        f"conf_file={conf}",
+        ".",
     ]
     return run(cmd, cwd=project, env=venv_env(MLFLOW_TRACKING_URI=uri), check=check)
 
 
-def all_runs(uri: str) -> list["object"]:
+def all_runs(uri: str) -> list[object]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
@@ -75,8 +85,10 @@ def test_mlflow_run_logs_params_metrics_dataset_and_registered_model(
 @pytest.mark.parametrize(
     ("conf", "fragments"),
     [
-        (str(INVALID / "unknown-model-key.yaml"), ["unknown-model-key.yaml",
-                                                   "job.model.n_estimator: unknown key"]),
+        (
+            str(INVALID / "unknown-model-key.yaml"),
+            ["unknown-model-key.yaml", "job.model.n_estimator: unknown key"],
+        ),
         (str(INVALID / "wrong-type.yaml"), ["wrong-type.yaml", "job.model.n_estimators"]),
         ("confs/does-not-exist.yaml", ["confs/does-not-exist.yaml", "file not found"]),
     ],
@@ -101,7 +113,9 @@ def test_bad_config_outside_mlflow_run_creates_no_run(
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = run(
         [sys.executable, "-m", "mlflow_repro", "train", str(INVALID / "unknown-top-key.yaml")],
-        cwd=template_with_data, env=venv_env(MLFLOW_TRACKING_URI=uri), check=False,
+        cwd=template_with_data,
+        env=venv_env(MLFLOW_TRACKING_URI=uri),
+        check=False,
     )
     assert done.returncode == 2
     assert "unknown-top-key.yaml" in done.stderr and "jobs: unknown key" in done.stderr

@@ -1,4 +1,4 @@
-"""Every config under tests/confs/valid and confs/ loads; every one under invalid fails precisely."""
+"""Configs under tests/confs/valid and confs/ load; those under invalid fail precisely."""
 
 from __future__ import annotations
 

@@ -101,8 +101,10 @@ def load_config(path: str | Path) -> Config:
     if not file.is_file():
         raise ConfigError(
             shown,
-            [f"file not found (working directory: {Path.cwd()}); pass a path to a YAML file "
-             "such as confs/training.yaml"],
+            [
+                f"file not found (working directory: {Path.cwd()}); pass a path to a YAML file "
+                "such as confs/training.yaml"
+            ],
         )
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))

@@ -92,6 +92,7 @@ def run_training(job: TrainingJob, conf_file: str) -> TrainingResult:
     is started in `job.experiment_name`.
     """
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
     from sklearn import metrics
     from sklearn.model_selection import train_test_split
@@ -112,8 +113,10 @@ def run_training(job: TrainingJob, conf_file: str) -> TrainingResult:
     with mlflow.start_run(run_name=job.run_name) as run:
         mlflow.log_params(_flatten("", job.model_dump(mode="json")))
         mlflow.log_artifact(conf_file, artifact_path="config")
-        dataset = mlflow.data.from_pandas(
-            frame, source=_dataset_source(job.data.path), targets=job.data.target,
+        dataset = from_pandas(
+            frame,
+            source=_dataset_source(job.data.path),
+            targets=job.data.target,
             name=job.data.path,
         )
         mlflow.log_input(dataset, context="training")
