@@ -1,0 +1,194 @@
+"""Collect the source tree's state with git: commit, branch, remote, diff, untracked files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlflow_repro.capture.process import run
+from mlflow_repro.capture.secrets import has_secret_content, is_secret_name, strip_url_credentials
+from mlflow_repro.capture.settings import Settings
+from mlflow_repro.capture.staging import Staging
+from mlflow_repro.manifest import Code, Omitted, Payload, UntrackedFile
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def repository_root(start: Path) -> Path | None:
+    found = run(["git", "rev-parse", "--show-toplevel"], cwd=start)
+    return Path(found.stdout.decode().strip()) if found.ok else None
+
+
+def _status(top: Path) -> tuple[dict[str, str], list[str], list[str], list[str]]:
+    """Headers, changed tracked paths, untracked paths and errors from one `git status`."""
+    done = run(
+        ["git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all"], cwd=top
+    )
+    if not done.ok:
+        return {}, [], [], [done.error or "git status failed"]
+    headers: dict[str, str] = {}
+    changed: list[str] = []
+    untracked: list[str] = []
+    fields = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    skip = False
+    for entry in fields:
+        if skip:  # the original path of a rename
+            skip = False
+            continue
+        if entry.startswith("# "):
+            key, _, value = entry[2:].partition(" ")
+            headers[key] = value
+        elif entry.startswith("? "):
+            untracked.append(entry[2:])
+        elif entry.startswith(("1 ", "u ")):
+            changed.append(entry.split(" ", 8 if entry[0] == "1" else 10)[-1])
+        elif entry.startswith("2 "):
+            changed.append(entry.split(" ", 9)[-1])
+            skip = True
+    return headers, changed, untracked, []
+
+
+def _remote(top: Path, branch_upstream: str | None) -> tuple[str | None, str | None]:
+    done = run(["git", "config", "--get-regexp", r"^remote\..*\.url$"], cwd=top)
+    if not done.ok:
+        return None, None
+    remotes: dict[str, str] = {}
+    for line in done.stdout.decode().splitlines():
+        key, _, url = line.partition(" ")
+        remotes[key[len("remote.") : -len(".url")]] = url
+    preferred = branch_upstream.split("/", 1)[0] if branch_upstream else None
+    name = preferred if preferred in remotes else ("origin" if "origin" in remotes else None)
+    name = name or sorted(remotes)[0]
+    return name, strip_url_credentials(remotes[name])
+
+
+def _pushed(top: Path, commit: str) -> bool | None:
+    done = run(
+        ["git", "for-each-ref", "--contains", commit, "--count=1", "--format=%(refname)",
+         "refs/remotes"],
+        cwd=top,
+    )
+    return bool(done.stdout.strip()) if done.ok else None
+
+
+def _split_diff(diff: bytes) -> list[tuple[str, bytes]]:
+    """Split `git diff` output into (path, chunk) per file."""
+    chunks: list[tuple[str, bytes]] = []
+    for i, piece in enumerate(diff.split(b"\ndiff --git ")):
+        chunk = piece if i == 0 else b"diff --git " + piece
+        header = chunk.split(b"\n", 1)[0].decode("utf-8", "replace")
+        path = header.rsplit(" b/", 1)[-1] if " b/" in header else header
+        chunks.append((path, chunk if chunk.endswith(b"\n") else chunk + b"\n"))
+    return chunks
+
+
+def _diff(top: Path, commit: str | None, staging: Staging, settings: Settings,
+          omitted: list[Omitted], errors: list[str]) -> tuple[Payload | None, bool]:
+    """Stage the diff of tracked files against `commit`, leaving out secrets and overflow."""
+    base = commit or EMPTY_TREE
+    done = run(["git", "diff", base, "--binary", "--no-color", "--no-ext-diff"], cwd=top,
+               timeout=settings.timeout_seconds)
+    if not done.ok:
+        errors.append(done.error or "git diff failed")
+        return None, False
+    kept: list[bytes] = []
+    total = 0
+    complete = True
+    for path, chunk in _split_diff(done.stdout) if done.stdout else []:
+        reason = None
+        if is_secret_name(path):
+            reason = "secret-name"
+        elif has_secret_content(chunk):
+            reason = "secret-content"
+        elif total + len(chunk) > settings.max_diff_bytes:
+            reason = "diff-size-cap"
+        if reason:
+            omitted.append(Omitted(path=f"diff:{path}", reason=reason, size=len(chunk)))
+            complete = False
+            continue
+        kept.append(chunk)
+        total += len(chunk)
+    payload = staging.add("git.diff", b"".join(kept)) if kept else None
+    return payload, complete
+
+
+def _untracked(top: Path, paths: list[str], staging: Staging, settings: Settings,
+               omitted: list[Omitted]) -> list[UntrackedFile]:
+    files: list[UntrackedFile] = []
+    total = 0
+    for rel in sorted(paths):
+        full = top / rel
+        try:
+            size = full.stat().st_size
+        except OSError:
+            continue
+        reason = None
+        if is_secret_name(rel):
+            reason = "secret-name"
+        elif len(files) >= settings.max_untracked_files:
+            reason = "file-count-cap"
+        elif size > settings.max_untracked_file_bytes:
+            reason = "file-size-cap"
+        elif total + size > settings.max_untracked_total_bytes:
+            reason = "total-size-cap"
+        data = b""
+        if reason is None:
+            try:
+                data = full.read_bytes()
+            except OSError as exc:
+                reason = f"unreadable: {exc.strerror}"
+        if reason is None and has_secret_content(data):
+            reason = "secret-content"
+        if reason:
+            omitted.append(Omitted(path=rel, reason=reason, size=size))
+            continue
+        total += size
+        files.append(UntrackedFile(path=rel, payload=staging.add(f"untracked/{rel}", data)))
+    return files
+
+
+def collect_code(top: Path | None, staging: Staging,
+                 settings: Settings) -> tuple[Code, list[str]]:
+    """The state of the git repository at `top` (`vcs="none"` when there is none)."""
+    if top is None:
+        return Code(vcs="none"), []
+    errors: list[str] = []
+    headers, changed, untracked_paths, status_errors = _status(top)
+    errors += status_errors
+    oid = headers.get("branch.oid")
+    commit = oid if oid and oid != "(initial)" else None
+    head = headers.get("branch.head")
+    detached = head == "(detached)"
+    branch = None if detached or not head else head
+    remote_name, remote_url = _remote(top, headers.get("branch.upstream"))
+    pushed = _pushed(top, commit) if commit and remote_name else (False if commit else None)
+    omitted: list[Omitted] = []
+    diff, complete = None, True
+    if changed or commit is None:
+        diff, complete = _diff(top, commit, staging, settings, omitted, errors)
+    untracked = _untracked(top, untracked_paths, staging, settings, omitted)
+    dirty = bool(changed or untracked_paths) if not status_errors else None
+    return Code(
+        vcs="git",
+        repo_root=str(top),
+        commit=commit,
+        branch=branch,
+        detached=detached,
+        remote_name=remote_name,
+        remote_url=remote_url,
+        pushed=pushed,
+        dirty=dirty,
+        diff=diff,
+        complete=complete and not omitted,
+        untracked=untracked,
+        omitted=omitted,
+    ), errors
+
+
+def relative_workdir(repo_root: str | None) -> str | None:
+    if repo_root is None:
+        return None
+    try:
+        return os.path.relpath(Path.cwd(), repo_root)
+    except ValueError:
+        return None

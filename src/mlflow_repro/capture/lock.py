@@ -1,0 +1,156 @@
+"""Collect the environment: Python build, the uv-locked requirements with hashes, and drift."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import re
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from mlflow_repro.capture.process import run
+from mlflow_repro.capture.staging import Staging
+from mlflow_repro.manifest import Drift, Environment
+
+REQUIREMENTS = "requirements.lock.txt"
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?==([^\s;]+)")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _uv_binary() -> str | None:
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except Exception:
+        return shutil.which("uv")
+
+
+def find_lock(start: Path, stop: Path | None) -> Path | None:
+    """The nearest uv.lock from `start` up to `stop` (the repository root) inclusive."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / "uv.lock").is_file():
+            return folder / "uv.lock"
+        if stop is not None and folder == stop.resolve():
+            return None
+    return None
+
+
+def installed_distributions() -> dict[str, str]:
+    """Name -> version of every distribution on sys.path, from dist-info folder names only."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        try:
+            names = [p.name for p in folder.iterdir() if p.name.endswith(".dist-info")]
+        except OSError:
+            continue
+        for name in names:
+            stem = name[: -len(".dist-info")]
+            dist, _, version = stem.partition("-")
+            found.setdefault(normalize(dist), version)
+    return found
+
+
+def _applies(line: str) -> bool:
+    """Whether a requirement line's environment marker holds for this interpreter."""
+    requirement = line.split(" --hash", 1)[0]
+    if ";" not in requirement:
+        return True
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        return Marker(requirement.split(";", 1)[1].strip()).evaluate()
+    except InvalidMarker:
+        return True
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    """Name -> locked version for the lines that apply here (a lock may fork by marker)."""
+    pins = {}
+    for line in lines:
+        match = _PIN.match(line)
+        if match and _applies(line):
+            pins[normalize(match.group(1))] = match.group(2)
+    return pins
+
+
+def _drift(locked: dict[str, str], installed: dict[str, str]) -> list[Drift]:
+    return [
+        Drift(name=name, locked=version, installed=installed.get(name))
+        for name, version in sorted(locked.items())
+        # Locked but absent is not drift (dev tools, other platforms' markers): a different
+        # installed version is.
+        if name in installed and installed[name] != version
+    ]
+
+
+def _python() -> dict[str, str]:
+    build = platform.python_build()
+    return {
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "python_build": f"{build[0]} ({build[1]})",
+        "python_compiler": platform.python_compiler(),
+    }
+
+
+def export_lock(lock: Path) -> tuple[list[str] | None, str | None]:
+    """The lock's requirements, one line each with their hashes, via `uv export` (no network)."""
+    uv = _uv_binary()
+    if uv is None:
+        return None, "uv not found: cannot export uv.lock (install uv, or mlflow-repro[uv])"
+    done = run(
+        [uv, "export", "--frozen", "--no-emit-project", "--format", "requirements-txt",
+         "--no-header", "--no-annotate", "--offline"],
+        cwd=lock.parent,
+        timeout=10,
+    )
+    if not done.ok:
+        return None, f"uv export of {lock} failed: {done.error}"
+    text = done.stdout.decode().replace("\\\n", " ")
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()], None
+
+
+def collect_environment(start: Path, repo_root: Path | None,
+                        staging: Staging) -> tuple[Environment, list[str]]:
+    errors: list[str] = []
+    installed = installed_distributions()
+    lock = find_lock(start, repo_root)
+    lines: list[str] | None = None
+    if lock is not None:
+        lines, error = export_lock(lock)
+        if error:
+            errors.append(error)
+    if lines is not None and lock is not None:
+        payload = staging.add(REQUIREMENTS, ("\n".join(lines) + "\n").encode())
+        where = lock.relative_to(repo_root) if repo_root and lock.is_relative_to(repo_root) \
+            else lock
+        return Environment(
+            **_python(),
+            lock_source="uv.lock",
+            lock_strength="hashes",
+            lock_file=str(where),
+            lock_file_sha256=hashlib.sha256(lock.read_bytes()).hexdigest(),
+            requirements=payload,
+            requirement_count=len(lines),
+            drift=_drift(_pins(lines), installed),
+        ), errors
+    # No usable lock: what is installed, exact versions but no hashes (weaker).
+    purelib = sysconfig.get_paths().get("purelib", "")
+    lines = [f"{name}=={version}" for name, version in sorted(installed.items())]
+    header = f"# installed distributions (no uv.lock found); versions only, from {purelib}\n"
+    payload = staging.add(REQUIREMENTS, (header + "\n".join(lines) + "\n").encode())
+    return Environment(
+        **_python(),
+        lock_source="installed-distributions",
+        lock_strength="versions-only",
+        requirements=payload,
+        requirement_count=len(lines),
+    ), errors

@@ -1,0 +1,34 @@
+"""Bounded subprocesses for collectors: a timeout on every call, never an exception."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    stdout: bytes
+    error: str | None
+
+
+def run(cmd: list[str], cwd: Path | None = None, timeout: float = 5.0) -> Result:
+    """Run `cmd`; failures, missing programs and time-outs come back as `ok=False`."""
+    try:
+        done = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, timeout=timeout, check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        return Result(False, b"", f"{cmd[0]}: not found")
+    except subprocess.TimeoutExpired:
+        return Result(False, b"", f"`{' '.join(cmd[:3])}` timed out after {timeout:g}s")
+    except OSError as exc:
+        return Result(False, b"", f"`{' '.join(cmd[:3])}` failed: {exc}")
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        first = message[-1] if message else ""
+        return Result(False, done.stdout, f"`{' '.join(cmd[:3])}` exit {done.returncode}: {first}")
+    return Result(True, done.stdout, None)

@@ -1,0 +1,40 @@
+"""Capture settings, read from environment variables once per process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DISABLE_VAR = "MLFLOW_REPRO_DISABLE"
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool = True
+    max_diff_bytes: int = 5 * 2**20
+    max_untracked_file_bytes: int = 2**20
+    max_untracked_total_bytes: int = 10 * 2**20
+    max_untracked_files: int = 500
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            enabled=os.environ.get(DISABLE_VAR, "").strip().lower() not in {"1", "true", "yes"},
+            max_diff_bytes=_int("MLFLOW_REPRO_MAX_DIFF_BYTES", cls.max_diff_bytes),
+            max_untracked_file_bytes=_int(
+                "MLFLOW_REPRO_MAX_UNTRACKED_FILE_BYTES", cls.max_untracked_file_bytes
+            ),
+            max_untracked_total_bytes=_int(
+                "MLFLOW_REPRO_MAX_UNTRACKED_TOTAL_BYTES", cls.max_untracked_total_bytes
+            ),
+            max_untracked_files=_int("MLFLOW_REPRO_MAX_UNTRACKED_FILES", cls.max_untracked_files),
+            timeout_seconds=float(_int("MLFLOW_REPRO_TIMEOUT_SECONDS", 10)),
+        )

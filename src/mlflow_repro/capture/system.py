@@ -1,0 +1,96 @@
+"""Collect the platform (OS, libc, CPU, BLAS), the bit-changing environment, and seeds."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+from mlflow_repro.manifest import Platform, Seeds
+
+# Environment variables whose values change floating-point results or thread scheduling.
+# Only these values are ever recorded: everything else in the environment stays out.
+ENV_ALLOWLIST = (
+    "PYTHONHASHSEED",
+    "OMP_NUM_THREADS", "OMP_DYNAMIC", "OMP_PROC_BIND", "OMP_SCHEDULE",
+    "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "GOTO_NUM_THREADS",
+    "MKL_NUM_THREADS", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE",
+    "MKL_DYNAMIC", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS",
+    "KMP_DETERMINISTIC_REDUCTION", "KMP_AFFINITY",
+    "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES",
+    "ATEN_CPU_CAPABILITY", "CUBLAS_WORKSPACE_CONFIG", "CUDA_LAUNCH_BLOCKING",
+    "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_TF32_OVERRIDE",
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "TORCH_CUDNN_V8_API_DISABLED",
+    "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_ENABLE_ONEDNN_OPTS",
+    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_GPU_ALLOCATOR",
+    "XLA_FLAGS",
+)
+
+# CPU features that select different numerical kernels (x86 SIMD, ARM vector units).
+SIMD_FLAGS = frozenset({
+    "sse", "sse2", "sse3", "ssse3", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
+    "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+    "avx512_fp16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile",
+    "neon", "asimd", "asimdhp", "sve", "sve2", "fphp", "bf16", "i8mm",
+})
+
+
+def _cpuinfo() -> tuple[str, list[str]]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor(), []
+    model, flags = "", set()
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in {"model name", "Processor", "cpu model"} and not model:
+            model = value.strip()
+        elif key in {"flags", "Features"}:
+            flags = set(value.split())
+    return model or platform.processor(), sorted(flags & SIMD_FLAGS)
+
+
+def _libc() -> str:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError, AttributeError):
+        return " ".join(platform.libc_ver())
+
+
+def _blas() -> list[dict[str, str]]:
+    """BLAS/OpenMP libraries already loaded in this process, with their thread counts."""
+    if "threadpoolctl" not in sys.modules and "numpy" not in sys.modules:
+        return []
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer",
+            "architecture")
+    return [{k: str(info[k]) for k in keep if k in info} for info in threadpool_info()]
+
+
+def collect_platform() -> tuple[Platform, list[str]]:
+    model, flags = _cpuinfo()
+    uname = platform.uname()
+    return Platform(
+        system=uname.system,
+        release=uname.release,
+        version=uname.version,
+        machine=uname.machine,
+        libc=_libc(),
+        cpu_model=model,
+        cpu_count=os.cpu_count(),
+        cpu_flags=flags,
+        blas=_blas(),
+        env={k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ},
+    ), []
+
+
+def collect_seeds() -> tuple[Seeds, list[str]]:
+    return Seeds(
+        pythonhashseed=os.environ.get("PYTHONHASHSEED"),
+        hash_randomization=bool(sys.flags.hash_randomization),
+    ), []

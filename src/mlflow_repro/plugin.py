@@ -1,0 +1,144 @@
+"""The MLflow run-context plugin: every new run gets the manifest, with no change to user code.
+
+MLflow instantiates `ReproRunContext` at `import mlflow` (entry point group
+`mlflow.run_context_provider`). Two paths, because MLflow has no run-start hook that hands a
+plugin the new run id:
+
+- New runs (`mlflow.start_run()`): `tags()` returns the `repro.*` tags plus `repro.capture.id`,
+  and wraps `MlflowClient.create_run` once. The wrapper lets MLflow create the run, and when the
+  tags it was given carry this process's capture id, logs `repro/` to the new run id.
+- Runs launched by `mlflow run`: the child resumes a run MLflow already created (MLFLOW_RUN_ID in
+  its environment), and providers are not asked. So at import time the plugin starts one daemon
+  thread that captures and logs tags and `repro/` to that run id; an atexit hook waits for it.
+
+Nothing here may raise into MLflow: a broken plugin must not break `import mlflow`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import sys
+import threading
+import uuid
+from typing import Any
+
+from mlflow.tracking.context.abstract_context import RunContextProvider
+
+CAPTURE_ID_TAG = "repro.capture.id"
+CAPTURED_RUN_VAR = "MLFLOW_REPRO_CAPTURED_RUN"  # inherited by children: capture a run once
+JOIN_TIMEOUT_SECONDS = 60.0
+
+_lock = threading.Lock()
+_captured: Any = None
+_capture_id = uuid.uuid4().hex
+_pending: list[threading.Thread] = []
+
+
+def enabled() -> bool:
+    from mlflow_repro.capture.settings import DISABLE_VAR
+
+    return os.environ.get(DISABLE_VAR, "").strip().lower() not in {"1", "true", "yes"}
+
+
+def process_capture(launch: Any = None) -> Any:
+    """This process's capture, made once (the first caller's launch details win)."""
+    global _captured
+    with _lock:
+        if _captured is None:
+            from mlflow_repro.capture import capture
+
+            _captured = capture(launch=launch)
+        return _captured
+
+
+def _called_by_start_run() -> bool:
+    """tags() is also asked for by datasets, logged models and tracing: only runs get capture."""
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "start_run" and "mlflow" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _install_create_run_hook() -> None:
+    from mlflow.tracking.client import MlflowClient
+
+    original = MlflowClient.create_run
+    if getattr(original, "_mlflow_repro_hook", False):
+        return
+
+    @functools.wraps(original)
+    def create_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        run = original(self, *args, **kwargs)
+        tags = kwargs.get("tags") if "tags" in kwargs else (args[2] if len(args) > 2 else None)
+        if tags and tags.get(CAPTURE_ID_TAG) == _capture_id and _captured is not None:
+            from mlflow_repro.publish import publish
+
+            publish(self, run.info.run_id, _captured, with_tags=False)
+        return run
+
+    create_run._mlflow_repro_hook = True  # type: ignore[attr-defined]
+    MlflowClient.create_run = create_run  # type: ignore[method-assign]
+
+
+def _capture_resumed_run(run_id: str) -> None:
+    """Capture for the run `mlflow run` created, and log it there (runs in a daemon thread)."""
+    try:
+        from mlflow.tracking.client import MlflowClient
+
+        from mlflow_repro.manifest import Launch
+        from mlflow_repro.publish import publish
+
+        client = MlflowClient()
+        run = client.get_run(run_id)
+        if "repro.manifest.version" in run.data.tags:
+            return
+        launch = Launch(launcher="mlflow run",
+                        entry_point=run.data.tags.get("mlflow.project.entryPoint"))
+        publish(client, run_id, process_capture(launch), with_tags=True)
+        client.set_tag(run_id, CAPTURE_ID_TAG, _capture_id)
+    except Exception as exc:  # the user's run goes on whatever happens here
+        print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)
+
+
+def _wait_for_pending() -> None:
+    for thread in _pending:
+        thread.join(JOIN_TIMEOUT_SECONDS)
+
+
+def _start_resumed_run_capture() -> None:
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not enabled():
+        return
+    os.environ[CAPTURED_RUN_VAR] = run_id
+    thread = threading.Thread(target=_capture_resumed_run, args=(run_id,), daemon=True,
+                              name="mlflow-repro-capture")
+    if not _pending:
+        atexit.register(_wait_for_pending)
+    _pending.append(thread)
+    thread.start()
+
+
+class ReproRunContext(RunContextProvider):  # type: ignore[misc]
+    """Adds the reproducibility manifest to every new MLflow run."""
+
+    def __init__(self) -> None:
+        try:
+            _start_resumed_run_capture()
+        except Exception as exc:
+            print(f"mlflow-repro: capture disabled for this process: {exc}", file=sys.stderr)
+
+    def in_context(self) -> bool:
+        return enabled()
+
+    def tags(self) -> dict[str, str]:
+        if not _called_by_start_run():
+            return {}
+        captured = process_capture()
+        _install_create_run_hook()
+        return {**captured.manifest.tags(), CAPTURE_ID_TAG: _capture_id}

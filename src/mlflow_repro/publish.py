@@ -1,0 +1,31 @@
+"""Log a captured manifest and its payloads to an MLflow run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlflow_repro.capture import Captured
+from mlflow_repro.manifest import TAG_PREFIX
+
+ERRORS_TAG = TAG_PREFIX + "capture.errors"
+
+
+def publish(client: Any, run_id: str, captured: Captured, *, with_tags: bool) -> None:
+    """Upload `repro/` (manifest.json and payloads) to the run; set the tags when asked.
+
+    Failures are recorded on the run as `repro.capture.errors` and never raised.
+    """
+    try:
+        if with_tags:
+            from mlflow.entities import RunTag
+
+            tags = captured.manifest.tags()
+            client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        client.log_artifacts(run_id, str(captured.staging.root), artifact_path="repro")
+    except Exception as exc:
+        note = f"publish: {type(exc).__name__}: {exc}"[:2000]
+        previous = captured.manifest.tags().get(ERRORS_TAG)
+        try:
+            client.set_tag(run_id, ERRORS_TAG, f"{previous}; {note}" if previous else note)
+        except Exception:
+            pass
