@@ -30,9 +30,11 @@ def test_python_env_pins_exact_python_and_hashes_every_dependency() -> None:
     assert set(env) == {"python", "build_dependencies", "dependencies"}
     assert env["python"] == (ROOT / ".python-version").read_text().strip()
     assert env["python"].count(".") == 2
-    names = [line.split("==")[0] for line in env["dependencies"]]
+    marker, *requirements = env["dependencies"]
+    assert marker.startswith("# pyproject.toml sha256:")
+    names = [line.split("==")[0] for line in requirements]
     assert {"mlflow", "scikit-learn", "dvc", "numpy"} <= set(names)
-    assert all(" --hash=sha256:" in line for line in env["dependencies"])
+    assert all(" --hash=sha256:" in line for line in requirements)
     assert "mlflow-repro" not in names
 
 
@@ -73,3 +75,12 @@ def test_missing_lock_is_refused(project: Path) -> None:
     (project / "uv.lock").unlink()
     with pytest.raises(LockError, match=r"uv\.lock not found"):
         render_python_env(project)
+
+
+def test_a_changed_pyproject_makes_the_file_stale(project: Path) -> None:
+    # uv-built environments install the project from pyproject.toml (entry points included),
+    # so MLflow's env cache key must change with it.
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n# a change\n")
+    with pytest.raises(LockError, match="out of date"):
+        check_python_env(project)

@@ -8,6 +8,7 @@ Python version comes from `.python-version`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 from mlflow_repro.errors import LockError
 
 HEADER = (
-    "# Generated from uv.lock and .python-version by `just lock`; do not edit by hand.\n"
+    "# Generated from uv.lock, pyproject.toml and .python-version by `just lock`; do not edit.\n"
     "# The dependencies are `uv export --no-dev --no-emit-project` with their hashes, so that\n"
     "# MLflow's environment cache key changes whenever the lock does.\n"
 )
@@ -74,12 +75,22 @@ def locked_requirements(project: Path) -> list[str]:
     return [" ".join(line.split()) for line in joined.splitlines() if line.strip()]
 
 
+def project_marker(project: Path) -> str:
+    """A requirements-file comment carrying the hash of pyproject.toml.
+
+    `--env-manager uv` builds the environment from pyproject.toml too (entry points, the project
+    itself), yet MLflow's cache key covers only python_env.yaml: this line makes it follow.
+    """
+    digest = hashlib.sha256((project / "pyproject.toml").read_bytes()).hexdigest()
+    return f"# pyproject.toml sha256:{digest}"
+
+
 def render_python_env(project: Path) -> str:
-    """The text python_env.yaml must hold for the current uv.lock."""
+    """The text python_env.yaml must hold for the current uv.lock and pyproject.toml."""
     body = {
         "python": exact_python_version(project),
         "build_dependencies": [],
-        "dependencies": locked_requirements(project),
+        "dependencies": [project_marker(project), *locked_requirements(project)],
     }
     return HEADER + yaml.safe_dump(body, sort_keys=False, width=10_000)
 

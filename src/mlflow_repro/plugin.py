@@ -55,7 +55,7 @@ def process_capture(launch: Any = None) -> Any:
 
 def _called_by_start_run() -> bool:
     """tags() is also asked for by datasets, logged models and tracing: only runs get capture."""
-    frame = sys._getframe(2)
+    frame: Any = sys._getframe(2)
     for _ in range(4):
         if frame is None:
             return False
@@ -98,8 +98,9 @@ def _capture_resumed_run(run_id: str) -> None:
         run = client.get_run(run_id)
         if "repro.manifest.version" in run.data.tags:
             return
-        launch = Launch(launcher="mlflow run",
-                        entry_point=run.data.tags.get("mlflow.project.entryPoint"))
+        launch = Launch(
+            launcher="mlflow run", entry_point=run.data.tags.get("mlflow.project.entryPoint")
+        )
         publish(client, run_id, process_capture(launch), with_tags=True)
         client.set_tag(run_id, CAPTURE_ID_TAG, _capture_id)
     except Exception as exc:  # the user's run goes on whatever happens here
@@ -116,15 +117,16 @@ def _start_resumed_run_capture() -> None:
     if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not enabled():
         return
     os.environ[CAPTURED_RUN_VAR] = run_id
-    thread = threading.Thread(target=_capture_resumed_run, args=(run_id,), daemon=True,
-                              name="mlflow-repro-capture")
+    thread = threading.Thread(
+        target=_capture_resumed_run, args=(run_id,), daemon=True, name="mlflow-repro-capture"
+    )
     if not _pending:
         atexit.register(_wait_for_pending)
     _pending.append(thread)
     thread.start()
 
 
-class ReproRunContext(RunContextProvider):  # type: ignore[misc]
+class ReproRunContext(RunContextProvider):
     """Adds the reproducibility manifest to every new MLflow run."""
 
     def __init__(self) -> None:

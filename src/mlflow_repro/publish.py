@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from mlflow_repro.capture import Captured
@@ -25,7 +26,5 @@ def publish(client: Any, run_id: str, captured: Captured, *, with_tags: bool) ->
     except Exception as exc:
         note = f"publish: {type(exc).__name__}: {exc}"[:2000]
         previous = captured.manifest.tags().get(ERRORS_TAG)
-        try:
+        with contextlib.suppress(Exception):
             client.set_tag(run_id, ERRORS_TAG, f"{previous}; {note}" if previous else note)
-        except Exception:
-            pass

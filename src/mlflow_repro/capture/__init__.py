@@ -43,8 +43,9 @@ def source_directory() -> Path:
     return Path.cwd()
 
 
-def _bounded(jobs: dict[str, Callable[[], tuple[Any, list[str]]]], defaults: dict[str, Any],
-             timeout: float) -> tuple[dict[str, Any], list[str]]:
+def _bounded(
+    jobs: dict[str, Callable[[], tuple[Any, list[str]]]], defaults: dict[str, Any], timeout: float
+) -> tuple[dict[str, Any], list[str]]:
     results: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
 
@@ -54,8 +55,10 @@ def _bounded(jobs: dict[str, Callable[[], tuple[Any, list[str]]]], defaults: dic
         except Exception as exc:
             errors[name] = [f"{name}: {type(exc).__name__}: {exc}"]
 
-    threads = [threading.Thread(target=work, args=item, daemon=True, name=f"repro-{item[0]}")
-               for item in jobs.items()]
+    threads = [
+        threading.Thread(target=work, args=item, daemon=True, name=f"repro-{item[0]}")
+        for item in jobs.items()
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + timeout
@@ -72,8 +75,9 @@ def _bounded(jobs: dict[str, Callable[[], tuple[Any, list[str]]]], defaults: dic
     return out, messages
 
 
-def capture(launch: Launch | None = None, start: Path | None = None,
-            settings: Settings | None = None) -> Captured:
+def capture(
+    launch: Launch | None = None, start: Path | None = None, settings: Settings | None = None
+) -> Captured:
     """Collect everything about this process's code, environment, data and machine."""
     from mlflow_repro import __version__
 
@@ -90,8 +94,14 @@ def capture(launch: Launch | None = None, start: Path | None = None,
         "seeds": collect_seeds,
         "gpu": lambda: collect_gpu(timeout=min(5.0, settings.timeout_seconds)),
     }
-    defaults = {"code": Code(), "environment": Environment(), "data": Data(),
-                "platform": Platform(), "seeds": Seeds(), "gpu": Gpu()}
+    defaults = {
+        "code": Code(),
+        "environment": Environment(),
+        "data": Data(),
+        "platform": Platform(),
+        "seeds": Seeds(),
+        "gpu": Gpu(),
+    }
     sections, errors = _bounded(jobs, defaults, settings.timeout_seconds)
     base = launch or Launch()
     launch = Launch(

@@ -38,8 +38,14 @@ def _entry(root: Path, base: Path, item: dict[str, Any], source: str, role: str)
         return None
     rel = (base / item["path"]).relative_to(root).as_posix() if base != root else item["path"]
     size = item.get("size")
-    return DataFile(path=rel, md5=str(md5), size=size, source=source, role=role,
-                    workspace=_workspace(root, rel, str(md5), size))
+    return DataFile(
+        path=rel,
+        md5=str(md5),
+        size=size,
+        source=source,
+        role=role,
+        workspace=_workspace(root, rel, str(md5), size),
+    )
 
 
 def _from_lock(root: Path, lock: Path) -> list[DataFile]:
@@ -82,8 +88,11 @@ def collect_data(start: Path, repo_root: Path | None) -> tuple[Data, list[str]]:
     files: list[DataFile] = []
     for source in sources:
         try:
-            files += _from_lock(root, source) if source.name == "dvc.lock" \
+            files += (
+                _from_lock(root, source)
+                if source.name == "dvc.lock"
                 else _from_dvc_file(root, source)
+            )
         except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
             errors.append(f"cannot read {source.relative_to(root)}: {exc}")
     differs = any(f.workspace in {"missing", "size-differs"} for f in files if f.role == "out")

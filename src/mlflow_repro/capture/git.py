@@ -64,8 +64,15 @@ def _remote(top: Path, branch_upstream: str | None) -> tuple[str | None, str | N
 
 def _pushed(top: Path, commit: str) -> bool | None:
     done = run(
-        ["git", "for-each-ref", "--contains", commit, "--count=1", "--format=%(refname)",
-         "refs/remotes"],
+        [
+            "git",
+            "for-each-ref",
+            "--contains",
+            commit,
+            "--count=1",
+            "--format=%(refname)",
+            "refs/remotes",
+        ],
         cwd=top,
     )
     return bool(done.stdout.strip()) if done.ok else None
@@ -82,12 +89,21 @@ def _split_diff(diff: bytes) -> list[tuple[str, bytes]]:
     return chunks
 
 
-def _diff(top: Path, commit: str | None, staging: Staging, settings: Settings,
-          omitted: list[Omitted], errors: list[str]) -> tuple[Payload | None, bool]:
+def _diff(
+    top: Path,
+    commit: str | None,
+    staging: Staging,
+    settings: Settings,
+    omitted: list[Omitted],
+    errors: list[str],
+) -> tuple[Payload | None, bool]:
     """Stage the diff of tracked files against `commit`, leaving out secrets and overflow."""
     base = commit or EMPTY_TREE
-    done = run(["git", "diff", base, "--binary", "--no-color", "--no-ext-diff"], cwd=top,
-               timeout=settings.timeout_seconds)
+    done = run(
+        ["git", "diff", base, "--binary", "--no-color", "--no-ext-diff"],
+        cwd=top,
+        timeout=settings.timeout_seconds,
+    )
     if not done.ok:
         errors.append(done.error or "git diff failed")
         return None, False
@@ -112,15 +128,31 @@ def _diff(top: Path, commit: str | None, staging: Staging, settings: Settings,
     return payload, complete
 
 
-def _untracked(top: Path, paths: list[str], staging: Staging, settings: Settings,
-               omitted: list[Omitted]) -> list[UntrackedFile]:
+def tracking_store_paths(top: Path) -> tuple[set[Path], tuple[str, ...]]:
+    """The local MLflow store's own files (sqlite database, ./mlruns): never code to capture."""
+    files: set[Path] = set()
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :])
+        db = db if db.is_absolute() else Path.cwd() / db
+        files |= {Path(f"{db}{suffix}").resolve() for suffix in ("", "-journal", "-wal", "-shm")}
+    return files, ("mlruns/", "mlartifacts/")
+
+
+def _untracked(
+    top: Path, paths: list[str], staging: Staging, settings: Settings, omitted: list[Omitted]
+) -> list[UntrackedFile]:
     files: list[UntrackedFile] = []
     total = 0
+    store_files, store_dirs = tracking_store_paths(top)
     for rel in sorted(paths):
         full = top / rel
         try:
             size = full.stat().st_size
         except OSError:
+            continue
+        if rel.startswith(store_dirs) or full.resolve() in store_files:
+            omitted.append(Omitted(path=rel, reason="tracking-store", size=size))
             continue
         reason = None
         if is_secret_name(rel):
@@ -147,8 +179,7 @@ def _untracked(top: Path, paths: list[str], staging: Staging, settings: Settings
     return files
 
 
-def collect_code(top: Path | None, staging: Staging,
-                 settings: Settings) -> tuple[Code, list[str]]:
+def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tuple[Code, list[str]]:
     """The state of the git repository at `top` (`vcs="none"` when there is none)."""
     if top is None:
         return Code(vcs="none"), []
@@ -179,7 +210,7 @@ def collect_code(top: Path | None, staging: Staging,
         pushed=pushed,
         dirty=dirty,
         diff=diff,
-        complete=complete and not omitted,
+        complete=complete and all(o.reason == "tracking-store" for o in omitted),
         untracked=untracked,
         omitted=omitted,
     ), errors

@@ -30,6 +30,7 @@ def _from_nvml() -> Gpu | None:
     except Exception:
         return None
     try:
+
         def text(value: Any) -> str:
             return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -38,13 +39,15 @@ def _from_nvml() -> Gpu | None:
         for i in range(pynvml.nvmlDeviceGetCount()):
             handle = pynvml.nvmlDeviceGetHandleByIndex(i)
             major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(handle)
-            devices.append(GpuDevice(
-                index=i,
-                name=text(pynvml.nvmlDeviceGetName(handle)),
-                memory_total_mib=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total) // 2**20,
-                uuid=text(pynvml.nvmlDeviceGetUUID(handle)),
-                compute_capability=f"{major}.{minor}",
-            ))
+            devices.append(
+                GpuDevice(
+                    index=i,
+                    name=text(pynvml.nvmlDeviceGetName(handle)),
+                    memory_total_mib=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total) // 2**20,
+                    uuid=text(pynvml.nvmlDeviceGetUUID(handle)),
+                    compute_capability=f"{major}.{minor}",
+                )
+            )
         return Gpu(
             source="nvml",
             driver_version=text(pynvml.nvmlSystemGetDriverVersion()),
@@ -64,21 +67,31 @@ def parse_smi(query_csv: str, banner: str) -> Gpu:
             continue
         index, name, memory, uuid, driver, cap = cells[:6]
         mib = re.match(r"(\d+)", memory)
-        devices.append(GpuDevice(
-            index=int(index), name=name, memory_total_mib=int(mib.group(1)) if mib else None,
-            uuid=uuid, compute_capability=cap or None,
-        ))
+        devices.append(
+            GpuDevice(
+                index=int(index),
+                name=name,
+                memory_total_mib=int(mib.group(1)) if mib else None,
+                uuid=uuid,
+                compute_capability=cap or None,
+            )
+        )
     cuda = re.search(r"CUDA Version:\s*([\d.]+)", banner)
-    return Gpu(source="nvidia-smi", driver_version=driver,
-               cuda_driver_version=cuda.group(1) if cuda else None, devices=devices)
+    return Gpu(
+        source="nvidia-smi",
+        driver_version=driver,
+        cuda_driver_version=cuda.group(1) if cuda else None,
+        devices=devices,
+    )
 
 
 def _from_smi(timeout: float) -> tuple[Gpu | None, str | None]:
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return None, None
-    query = run([smi, f"--query-gpu={_SMI_QUERY}", "--format=csv,noheader,nounits"],
-                timeout=timeout)
+    query = run(
+        [smi, f"--query-gpu={_SMI_QUERY}", "--format=csv,noheader,nounits"], timeout=timeout
+    )
     if not query.ok:
         return None, f"nvidia-smi: {query.error}"
     banner = run([smi], timeout=timeout)
@@ -145,6 +158,10 @@ def collect_gpu(timeout: float = 5.0) -> tuple[Gpu, list[str]]:
         if error:
             errors.append(error)
     gpu = gpu or Gpu()
-    return Gpu(source=gpu.source, driver_version=gpu.driver_version,
-               cuda_driver_version=gpu.cuda_driver_version, devices=gpu.devices,
-               frameworks=framework_builds()), errors
+    return Gpu(
+        source=gpu.source,
+        driver_version=gpu.driver_version,
+        cuda_driver_version=gpu.cuda_driver_version,
+        devices=gpu.devices,
+        frameworks=framework_builds(),
+    ), errors

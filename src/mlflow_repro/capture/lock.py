@@ -9,6 +9,7 @@ import shutil
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 from mlflow_repro.capture.process import run
 from mlflow_repro.capture.staging import Staging
@@ -91,14 +92,15 @@ def _drift(locked: dict[str, str], installed: dict[str, str]) -> list[Drift]:
     ]
 
 
-def _python() -> dict[str, str]:
+def _python(**fields: Any) -> Environment:
     build = platform.python_build()
-    return {
-        "python_version": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "python_build": f"{build[0]} ({build[1]})",
-        "python_compiler": platform.python_compiler(),
-    }
+    return Environment(
+        python_version=platform.python_version(),
+        python_implementation=platform.python_implementation(),
+        python_build=f"{build[0]} ({build[1]})",
+        python_compiler=platform.python_compiler(),
+        **fields,
+    )
 
 
 def export_lock(lock: Path) -> tuple[list[str] | None, str | None]:
@@ -107,8 +109,17 @@ def export_lock(lock: Path) -> tuple[list[str] | None, str | None]:
     if uv is None:
         return None, "uv not found: cannot export uv.lock (install uv, or mlflow-repro[uv])"
     done = run(
-        [uv, "export", "--frozen", "--no-emit-project", "--format", "requirements-txt",
-         "--no-header", "--no-annotate", "--offline"],
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--no-emit-project",
+            "--format",
+            "requirements-txt",
+            "--no-header",
+            "--no-annotate",
+            "--offline",
+        ],
         cwd=lock.parent,
         timeout=10,
     )
@@ -118,8 +129,9 @@ def export_lock(lock: Path) -> tuple[list[str] | None, str | None]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()], None
 
 
-def collect_environment(start: Path, repo_root: Path | None,
-                        staging: Staging) -> tuple[Environment, list[str]]:
+def collect_environment(
+    start: Path, repo_root: Path | None, staging: Staging
+) -> tuple[Environment, list[str]]:
     errors: list[str] = []
     installed = installed_distributions()
     lock = find_lock(start, repo_root)
@@ -130,10 +142,10 @@ def collect_environment(start: Path, repo_root: Path | None,
             errors.append(error)
     if lines is not None and lock is not None:
         payload = staging.add(REQUIREMENTS, ("\n".join(lines) + "\n").encode())
-        where = lock.relative_to(repo_root) if repo_root and lock.is_relative_to(repo_root) \
-            else lock
-        return Environment(
-            **_python(),
+        where = (
+            lock.relative_to(repo_root) if repo_root and lock.is_relative_to(repo_root) else lock
+        )
+        return _python(
             lock_source="uv.lock",
             lock_strength="hashes",
             lock_file=str(where),
@@ -147,8 +159,7 @@ def collect_environment(start: Path, repo_root: Path | None,
     lines = [f"{name}=={version}" for name, version in sorted(installed.items())]
     header = f"# installed distributions (no uv.lock found); versions only, from {purelib}\n"
     payload = staging.add(REQUIREMENTS, (header + "\n".join(lines) + "\n").encode())
-    return Environment(
-        **_python(),
+    return _python(
         lock_source="installed-distributions",
         lock_strength="versions-only",
         requirements=payload,

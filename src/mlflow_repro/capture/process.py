@@ -18,7 +18,11 @@ def run(cmd: list[str], cwd: Path | None = None, timeout: float = 5.0) -> Result
     """Run `cmd`; failures, missing programs and time-outs come back as `ok=False`."""
     try:
         done = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, timeout=timeout, check=False,
+            cmd,
+            cwd=cwd,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
             stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError:

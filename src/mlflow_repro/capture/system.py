@@ -13,27 +13,77 @@ from mlflow_repro.manifest import Platform, Seeds
 # Only these values are ever recorded: everything else in the environment stays out.
 ENV_ALLOWLIST = (
     "PYTHONHASHSEED",
-    "OMP_NUM_THREADS", "OMP_DYNAMIC", "OMP_PROC_BIND", "OMP_SCHEDULE",
-    "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "GOTO_NUM_THREADS",
-    "MKL_NUM_THREADS", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE",
-    "MKL_DYNAMIC", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS",
-    "KMP_DETERMINISTIC_REDUCTION", "KMP_AFFINITY",
-    "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES",
-    "ATEN_CPU_CAPABILITY", "CUBLAS_WORKSPACE_CONFIG", "CUDA_LAUNCH_BLOCKING",
-    "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_TF32_OVERRIDE",
-    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "TORCH_CUDNN_V8_API_DISABLED",
-    "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_ENABLE_ONEDNN_OPTS",
-    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_GPU_ALLOCATOR",
+    "OMP_NUM_THREADS",
+    "OMP_DYNAMIC",
+    "OMP_PROC_BIND",
+    "OMP_SCHEDULE",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "GOTO_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_DEBUG_CPU_TYPE",
+    "MKL_DYNAMIC",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "KMP_DETERMINISTIC_REDUCTION",
+    "KMP_AFFINITY",
+    "NPY_DISABLE_CPU_FEATURES",
+    "NPY_ENABLE_CPU_FEATURES",
+    "ATEN_CPU_CAPABILITY",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "CUDA_LAUNCH_BLOCKING",
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_DEVICE_ORDER",
+    "NVIDIA_TF32_OVERRIDE",
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
+    "TORCH_CUDNN_V8_API_DISABLED",
+    "TF_DETERMINISTIC_OPS",
+    "TF_CUDNN_DETERMINISTIC",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_GPU_ALLOCATOR",
     "XLA_FLAGS",
 )
 
 # CPU features that select different numerical kernels (x86 SIMD, ARM vector units).
-SIMD_FLAGS = frozenset({
-    "sse", "sse2", "sse3", "ssse3", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
-    "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-    "avx512_fp16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile",
-    "neon", "asimd", "asimdhp", "sve", "sve2", "fphp", "bf16", "i8mm",
-})
+SIMD_FLAGS = frozenset(
+    {
+        "sse",
+        "sse2",
+        "sse3",
+        "ssse3",
+        "sse4_1",
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "f16c",
+        "avx512f",
+        "avx512dq",
+        "avx512cd",
+        "avx512bw",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "avx512_fp16",
+        "avx_vnni",
+        "amx_bf16",
+        "amx_int8",
+        "amx_tile",
+        "neon",
+        "asimd",
+        "asimdhp",
+        "sve",
+        "sve2",
+        "fphp",
+        "bf16",
+        "i8mm",
+    }
+)
 
 
 def _cpuinfo() -> tuple[str, list[str]]:
@@ -67,8 +117,15 @@ def _blas() -> list[dict[str, str]]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer",
-            "architecture")
+    keep = (
+        "user_api",
+        "internal_api",
+        "prefix",
+        "version",
+        "num_threads",
+        "threading_layer",
+        "architecture",
+    )
     return [{k: str(info[k]) for k in keep if k in info} for info in threadpool_info()]
 
 
