@@ -1,0 +1,158 @@
+"""The git collector on real repositories: every state a user's checkout can be in."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from mlflow_repro.capture.git import collect_code, repository_root
+from mlflow_repro.capture.settings import Settings
+from mlflow_repro.capture.staging import Staging
+from tests.capture.conftest import Repo
+
+
+def staged_bytes(staging: Staging, artifact_path: str) -> bytes:
+    return (staging.root / artifact_path.removeprefix("repro/")).read_bytes()
+
+
+def test_clean_checkout(repo: Repo, staging: Staging, settings: Settings) -> None:
+    code, errors = collect_code(repo.root, staging, settings)
+    assert errors == []
+    assert code.vcs == "git"
+    assert code.commit == repo.git("rev-parse", "HEAD")
+    assert code.branch == "main" and not code.detached
+    assert code.dirty is False and code.diff is None and code.untracked == []
+    assert code.remote_url is None and code.pushed is False
+    assert code.complete
+
+
+def test_dirty_tracked_file_is_captured_as_an_applicable_diff(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    repo.write("train.py", "print('changed')\n")
+    repo.write("staged.py", "x = 1\n")
+    repo.git("add", "staged.py")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert code.dirty is True and code.diff is not None
+    diff = staged_bytes(staging, code.diff.path)
+    assert hashlib.sha256(diff).hexdigest() == code.diff.sha256 and len(diff) == code.diff.size
+    assert b"print('changed')" in diff and b"x = 1" in diff
+
+    # The diff rebuilds the working tree on a clean checkout of the commit.
+    clone = tmp_path / "clone"
+    Repo(tmp_path).git("clone", "-q", str(repo.root), str(clone))
+    patch = tmp_path / "p.diff"
+    patch.write_bytes(diff)
+    Repo(clone).git("apply", "--index", str(patch))
+    assert (clone / "train.py").read_text() == "print('changed')\n"
+    assert (clone / "staged.py").read_text() == "x = 1\n"
+
+
+def test_untracked_text_and_binary_files_are_uploaded_byte_for_byte(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    repo.write("notes/readme.txt", "hello\n")
+    blob = bytes(range(256)) * 4
+    repo.write("weights.bin", blob)
+    repo.write("ignored/cache.txt", "not captured\n")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert code.dirty is True
+    by_path = {u.path: u.payload for u in code.untracked}
+    assert set(by_path) == {"notes/readme.txt", "weights.bin"}
+    assert staged_bytes(staging, by_path["weights.bin"].path) == blob
+    assert by_path["weights.bin"].sha256 == hashlib.sha256(blob).hexdigest()
+    assert by_path["weights.bin"].path == "repro/untracked/weights.bin"
+
+
+def test_binary_change_to_tracked_file_is_a_binary_diff(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    repo.write("model.bin", b"\x00\x01\x02")
+    repo.commit("binary")
+    repo.write("model.bin", b"\x00\xff\x02\x03")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert code.diff is not None
+    assert b"GIT binary patch" in staged_bytes(staging, code.diff.path)
+
+
+def test_detached_head(repo: Repo, staging: Staging, settings: Settings) -> None:
+    first = repo.git("rev-parse", "HEAD")
+    repo.write("train.py", "v2\n")
+    repo.commit("second")
+    repo.git("checkout", "-q", first)
+    code, _ = collect_code(repo.root, staging, settings)
+    assert code.detached and code.branch is None and code.commit == first
+
+
+def test_remote_url_credentials_are_stripped_and_push_state_known(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    bare = tmp_path / "remote.git"
+    Repo(tmp_path).git("init", "-q", "--bare", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    repo.git("push", "-q", "origin", "main")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert code.remote_name == "origin" and code.pushed is True
+
+    repo.write("train.py", "unpushed\n")
+    repo.commit("local only")
+    repo.git("remote", "set-url", "origin", "https://oauth2:ghp_SECRETSECRETSECRET@git.example.com/team/p.git")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert code.pushed is False
+    assert code.remote_url == "https://git.example.com/team/p.git"
+
+
+def test_no_git_at_all(tmp_path: Path, staging: Staging, settings: Settings) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    assert repository_root(folder) is None
+    code, errors = collect_code(None, staging, settings)
+    assert code.vcs == "none" and code.commit is None and errors == []
+
+
+def test_repository_without_commits(tmp_path: Path, staging: Staging, settings: Settings) -> None:
+    r = Repo(tmp_path)
+    r.git("init", "-q")
+    r.write("a.py", "a = 1\n")
+    r.git("add", "a.py")
+    code, _ = collect_code(tmp_path, staging, settings)
+    assert code.commit is None and code.dirty is True and code.diff is not None
+
+
+def test_huge_diff_over_the_cap_is_left_out_and_said_so(
+    repo: Repo, staging: Staging, tmp_path: Path
+) -> None:
+    repo.write("small.py", "s = 0\n")
+    repo.write("big.txt", "x\n")
+    repo.commit("two files")
+    repo.write("small.py", "s = 1\n")
+    repo.write("big.txt", "y" * 100 + "\n" + "line\n" * 50_000)
+    repo.write("huge-untracked.bin", b"\x00" * 3_000_000)
+    code, _ = collect_code(repo.root, staging, Settings(max_diff_bytes=10_000))
+    assert code.complete is False
+    reasons = {o.path: o.reason for o in code.omitted}
+    assert reasons["diff:big.txt"] == "diff-size-cap"
+    assert reasons["huge-untracked.bin"] == "file-size-cap"
+    assert code.diff is not None and code.diff.size <= 10_000
+    assert b"s = 1" in staged_bytes(staging, code.diff.path)
+
+
+def test_secret_files_are_named_never_uploaded(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    repo.write(".env", "DB_PASSWORD=hunter2hunter2\n")
+    repo.write("deploy/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
+    repo.write("config.py", "API_KEY = 'AKIAABCDEFGHIJKLMNOP'\n")
+    repo.write("train.py", "token = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789'\n")
+    code, _ = collect_code(repo.root, staging, settings)
+    reasons = {o.path: o.reason for o in code.omitted}
+    assert reasons == {
+        ".env": "secret-name",
+        "deploy/id_rsa": "secret-name",
+        "config.py": "secret-content",
+        "diff:train.py": "secret-content",
+    }
+    assert code.untracked == [] and code.diff is None and code.complete is False
+    staged = b"".join(p.read_bytes() for p in staging.root.rglob("*") if p.is_file())
+    for secret in (b"hunter2", b"OPENSSH", b"AKIAABCDEFGHIJKLMNOP", b"ghp_abcdef"):
+        assert secret not in staged

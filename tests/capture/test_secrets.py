@@ -1,0 +1,53 @@
+"""Credentials are stripped from URLs and command lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlflow_repro.capture.secrets import (
+    has_secret_content,
+    is_secret_name,
+    redact_argv,
+    strip_url_credentials,
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:tok@github.com/o/r.git", "https://github.com/o/r.git"),
+        ("https://ghp_x@github.com/o/r.git", "https://github.com/o/r.git"),
+        ("https://github.com/o/r.git", "https://github.com/o/r.git"),
+        ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+        ("ssh://git@host/o/r.git", "ssh://git@host/o/r.git"),
+        ("ssh://git:pw@host/o/r.git", "ssh://host/o/r.git"),
+        ("/srv/git/r.git", "/srv/git/r.git"),
+    ],
+)
+def test_strip_url_credentials(url: str, expected: str) -> None:
+    assert strip_url_credentials(url) == expected
+
+
+def test_redact_argv() -> None:
+    argv = ["train.py", "--lr", "0.1", "--api-key", "abc123", "--token=xyz",
+            "--data", "https://u:p@h/x", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"]
+    assert redact_argv(argv) == ["train.py", "--lr", "0.1", "--api-key", "<withheld>",
+                                 "--token=<withheld>", "--data", "https://h/x", "<withheld>"]
+
+
+@pytest.mark.parametrize("name", [".env", "a/.env.prod", "id_ed25519", "k.pem", "token.txt",
+                                  ".netrc", "credentials", "client_secret.json"])
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["secrets.py", "tokenizer.py", "train.py", "data.csv",
+                                  "README.md"])
+def test_source_files_are_not_secret_names(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_secret_content() -> None:
+    assert has_secret_content(b"aws = AKIAABCDEFGHIJKLMNOP")
+    assert has_secret_content(b'password: "correct-horse-battery"')
+    assert not has_secret_content(b"learning_rate = 0.1\n")
