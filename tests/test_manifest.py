@@ -23,13 +23,21 @@ from mlflow_repro.manifest import (
 def sample() -> Manifest:
     return Manifest(
         mlflow_repro_version="0.1.0",
-        code=Code(vcs="git", commit="a" * 40, branch="main", dirty=True,
-                  diff=Payload("repro/git.diff", "d" * 64, 10),
-                  untracked=[UntrackedFile("n.txt", Payload("repro/untracked/n.txt", "e" * 64, 3))],
-                  omitted=[Omitted(".env", "secret-name", 12)]),
-        environment=Environment(python_version="3.11.7", lock_source="uv.lock",
-                                requirements=Payload("repro/requirements.lock.txt", "f" * 64, 99),
-                                drift=[Drift("numpy", "2.0", "1.9")]),
+        code=Code(
+            vcs="git",
+            commit="a" * 40,
+            branch="main",
+            dirty=True,
+            diff=Payload("repro/git.diff", "d" * 64, 10),
+            untracked=[UntrackedFile("n.txt", Payload("repro/untracked/n.txt", "e" * 64, 3))],
+            omitted=[Omitted(".env", "secret-name", 12)],
+        ),
+        environment=Environment(
+            python_version="3.11.7",
+            lock_source="uv.lock",
+            requirements=Payload("repro/requirements.lock.txt", "f" * 64, 99),
+            drift=[Drift("numpy", "2.0", "1.9")],
+        ),
         gpu=Gpu(source="nvml", devices=[GpuDevice(0, "H100", 80000, "GPU-1", "9.0")]),
         errors=["gpu: boom"],
     )

@@ -24,8 +24,6 @@ import threading
 import uuid
 from typing import Any
 
-from mlflow.tracking.context.abstract_context import RunContextProvider
-
 CAPTURE_ID_TAG = "repro.capture.id"
 CAPTURED_RUN_VAR = "MLFLOW_REPRO_CAPTURED_RUN"  # inherited by children: capture a run once
 JOIN_TIMEOUT_SECONDS = 60.0
@@ -126,8 +124,13 @@ def _start_resumed_run_capture() -> None:
     thread.start()
 
 
-class ReproRunContext(RunContextProvider):
-    """Adds the reproducibility manifest to every new MLflow run."""
+class ReproRunContext:
+    """Adds the reproducibility manifest to every new MLflow run.
+
+    It implements MLflow's RunContextProvider interface (`in_context()`, `tags()`) without
+    subclassing it: MLflow's registry only calls those two methods, and not importing mlflow
+    here means importing this module before mlflow cannot make a circular import.
+    """
 
     def __init__(self) -> None:
         try:
@@ -139,8 +142,11 @@ class ReproRunContext(RunContextProvider):
         return enabled()
 
     def tags(self) -> dict[str, str]:
-        if not _called_by_start_run():
-            return {}
-        captured = process_capture()
-        _install_create_run_hook()
-        return {**captured.manifest.tags(), CAPTURE_ID_TAG: _capture_id}
+        try:
+            if not _called_by_start_run():
+                return {}
+            captured = process_capture()
+            _install_create_run_hook()
+            return {**captured.manifest.tags(), CAPTURE_ID_TAG: _capture_id}
+        except Exception as exc:  # MLflow would drop our tags silently: say why instead
+            return {"repro.capture.errors": f"plugin: {type(exc).__name__}: {exc}"[:4000]}

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 from mlflow_repro.capture.data import collect_data
-from tests.capture.conftest import Repo
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, Repo
 
 
 def test_template_data_versions_come_from_dvc_lock() -> None:
@@ -23,10 +22,15 @@ def test_template_data_versions_come_from_dvc_lock() -> None:
 def test_dvc_file_outputs_and_workspace_changes(repo: Repo) -> None:
     root = repo.root
     (root / ".dvc").mkdir()
-    repo.write("raw.dvc", "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 5\n"
-               "  hash: md5\n  path: raw.csv\n")
-    repo.write("images.dvc", "outs:\n- md5: 0123456789abcdef0123456789abcdef.dir\n"
-               "  size: 10\n  nfiles: 2\n  hash: md5\n  path: images\n")
+    repo.write(
+        "raw.dvc",
+        "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 5\n  hash: md5\n  path: raw.csv\n",
+    )
+    repo.write(
+        "images.dvc",
+        "outs:\n- md5: 0123456789abcdef0123456789abcdef.dir\n"
+        "  size: 10\n  nfiles: 2\n  hash: md5\n  path: images\n",
+    )
     repo.commit("dvc files")
     data, _ = collect_data(root, root)
     by_path = {f.path: f for f in data.files}

@@ -8,7 +8,7 @@ from pathlib import Path
 from mlflow_repro.capture.git import collect_code, repository_root
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
-from tests.capture.conftest import Repo
+from tests.conftest import Repo
 
 
 def staged_bytes(staging: Staging, artifact_path: str) -> bytes:
@@ -96,7 +96,12 @@ def test_remote_url_credentials_are_stripped_and_push_state_known(
 
     repo.write("train.py", "unpushed\n")
     repo.commit("local only")
-    repo.git("remote", "set-url", "origin", "https://oauth2:ghp_SECRETSECRETSECRET@git.example.com/team/p.git")
+    repo.git(
+        "remote",
+        "set-url",
+        "origin",
+        "https://oauth2:ghp_SECRETSECRETSECRET@git.example.com/team/p.git",
+    )
     code, _ = collect_code(repo.root, staging, settings)
     assert code.pushed is False
     assert code.remote_url == "https://git.example.com/team/p.git"

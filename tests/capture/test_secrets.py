@@ -29,20 +29,50 @@ def test_strip_url_credentials(url: str, expected: str) -> None:
 
 
 def test_redact_argv() -> None:
-    argv = ["train.py", "--lr", "0.1", "--api-key", "abc123", "--token=xyz",
-            "--data", "https://u:p@h/x", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"]
-    assert redact_argv(argv) == ["train.py", "--lr", "0.1", "--api-key", "<withheld>",
-                                 "--token=<withheld>", "--data", "https://h/x", "<withheld>"]
+    argv = [
+        "train.py",
+        "--lr",
+        "0.1",
+        "--api-key",
+        "abc123",
+        "--token=xyz",
+        "--data",
+        "https://u:p@h/x",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    ]
+    assert redact_argv(argv) == [
+        "train.py",
+        "--lr",
+        "0.1",
+        "--api-key",
+        "<withheld>",
+        "--token=<withheld>",
+        "--data",
+        "https://h/x",
+        "<withheld>",
+    ]
 
 
-@pytest.mark.parametrize("name", [".env", "a/.env.prod", "id_ed25519", "k.pem", "token.txt",
-                                  ".netrc", "credentials", "client_secret.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".env",
+        "a/.env.prod",
+        "id_ed25519",
+        "k.pem",
+        "token.txt",
+        ".netrc",
+        "credentials",
+        "client_secret.json",
+    ],
+)
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["secrets.py", "tokenizer.py", "train.py", "data.csv",
-                                  "README.md"])
+@pytest.mark.parametrize(
+    "name", ["secrets.py", "tokenizer.py", "train.py", "data.csv", "README.md"]
+)
 def test_source_files_are_not_secret_names(name: str) -> None:
     assert not is_secret_name(name)
 
