@@ -77,7 +77,7 @@ def _install_create_run_hook() -> None:
         if tags and tags.get(CAPTURE_ID_TAG) == _capture_id and _captured is not None:
             from mlflow_repro.publish import publish
 
-            publish(self, run.info.run_id, _captured, with_tags=False)
+            publish(self, run, _captured, with_tags=False)
         return run
 
     create_run._mlflow_repro_hook = True  # type: ignore[attr-defined]
@@ -99,7 +99,7 @@ def _capture_resumed_run(run_id: str) -> None:
         launch = Launch(
             launcher="mlflow run", entry_point=run.data.tags.get("mlflow.project.entryPoint")
         )
-        publish(client, run_id, process_capture(launch), with_tags=True)
+        publish(client, run, process_capture(launch), with_tags=True)
         client.set_tag(run_id, CAPTURE_ID_TAG, _capture_id)
     except Exception as exc:  # the user's run goes on whatever happens here
         print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)

@@ -161,3 +161,27 @@ def test_secret_files_are_named_never_uploaded(
     staged = b"".join(p.read_bytes() for p in staging.root.rglob("*") if p.is_file())
     for secret in (b"hunter2", b"OPENSSH", b"AKIAABCDEFGHIJKLMNOP", b"ghp_abcdef"):
         assert secret not in staged
+
+
+def test_renamed_file_diff_applies(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    repo.git("mv", "train.py", "fit.py")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert code.diff is not None
+    diff = staged_bytes(staging, code.diff.path)
+    clone = tmp_path / "clone"
+    Repo(tmp_path).git("clone", "-q", str(repo.root), str(clone))
+    (tmp_path / "p.diff").write_bytes(diff)
+    Repo(clone).git("apply", "--index", str(tmp_path / "p.diff"))
+    assert (clone / "fit.py").is_file() and not (clone / "train.py").exists()
+
+
+def test_capture_leaves_the_index_untouched(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    repo.write("train.py", "changed\n")
+    index = repo.root / ".git" / "index"
+    before = index.read_bytes()
+    collect_code(repo.root, staging, settings)
+    assert index.read_bytes() == before

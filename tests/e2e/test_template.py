@@ -60,6 +60,12 @@ def test_mlflow_run_logs_params_metrics_dataset_and_registered_model(
     assert run_.data.params["data.split_seed"] == "42"
     # MLflow tags the environment only when it builds one (uv, virtualenv, conda, docker).
     assert run_.data.tags.get("mlflow.project.env", "local") == env_manager
+    # The run-context plugin is active in the environment MLflow built (entry point registered
+    # by `uv sync`, code from PYTHONPATH=src) as much as in the local one.
+    assert run_.data.tags["repro.manifest.version"] == "1"
+    assert run_.data.tags["repro.lock.source"] == "uv.lock"
+    assert "repro.capture.errors" not in run_.data.tags
+    assert run_.data.tags["repro.lock.drift"] == "0"
     assert set(run_.data.metrics) >= {"test_accuracy", "test_f1", "test_roc_auc"}
     assert 0.9 < run_.data.metrics["test_accuracy"] <= 1.0
     [dataset_input] = run_.inputs.dataset_inputs

@@ -6,6 +6,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+# Capture only reads: git must not take optional locks (index refresh) in the user's repository,
+# nor stop to ask for credentials.
+_QUIET_GIT = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+
 
 @dataclass(frozen=True)
 class Result:
