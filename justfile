@@ -48,11 +48,31 @@ check: install
     uv run --frozen ruff format --check src tests
     uv run --frozen mypy
 
+# print the benchmarks (ratios against baselines measured in the same run)
+[group('check')]
+bench: install
+    uv run --frozen python benchmarks/capture_overhead.py
+
 # format the code
 [group('check')]
 format: install
     uv run --frozen ruff format src tests
     uv run --frozen ruff check --fix src tests
+
+# build the reproducible wheel into dist/ (hash-checked build deps, SOURCE_DATE_EPOCH)
+[group('package')]
+package: install
+    uv run --frozen mlflow-repro package --out-dir dist
+
+# build twice in clean directories and fail unless the wheels are identical
+[group('package')]
+package-verify: install
+    uv run --frozen mlflow-repro package --verify
+
+# re-pin the build requirements with hashes (build-constraints.txt)
+[group('package')]
+package-constraints: install
+    uv run --frozen mlflow-repro package --constraints
 
 # re-lock: update uv.lock, then regenerate python_env.yaml from it
 [group('lock')]

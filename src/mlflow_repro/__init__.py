@@ -3,8 +3,15 @@
 The public API is what `__all__` lists; everything else is an implementation detail.
 """
 
-from mlflow_repro.errors import ConfigError, DataError, LockError, ReproError
+from mlflow_repro.errors import ConfigError, DataError, LockError, PackageError, ReproError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "DataError", "LockError", "ReproError", "__version__"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "LockError",
+    "PackageError",
+    "ReproError",
+    "__version__",
+]

@@ -37,6 +37,31 @@ def _lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _package(args: argparse.Namespace) -> int:
+    from mlflow_repro import packaging
+
+    project = args.project.resolve()
+    if args.constraints:
+        print(f"wrote {packaging.compile_build_constraints(project)}")
+        return 0
+    if args.verify:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="mlflow-repro-verify-") as tmp:
+            result = packaging.verify(project, Path(tmp))
+            print(f"first build:  {result.first.sha256}  {result.first.wheel.name}")
+            print(f"second build: {result.second.sha256}  {result.second.wheel.name}")
+            if not result.identical:
+                print("the two builds differ:", *result.differences, sep="\n  ", file=sys.stderr)
+                return 1
+        print("identical: the wheel is byte-for-byte reproducible")
+        return 0
+    package = packaging.build(project, args.out_dir.resolve())
+    print(f"{package.sha256}  {package.wheel}")
+    print(f"runtime requirements (hash-pinned): {package.requirements}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlflow-repro",
@@ -63,6 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("--check", action="store_true", help="fail if python_env.yaml is stale")
     lock.add_argument("--project", type=Path, default=Path("."), help="project root (default .)")
     lock.set_defaults(handler=_lock)
+
+    package = sub.add_parser(
+        "package",
+        help="build the byte-for-byte reproducible wheel (or --verify it, or --constraints)",
+        description="Build the project's wheel with `uv build --wheel`, the hash-pinned build "
+        "constraints and --require-hashes, SOURCE_DATE_EPOCH from the commit time, into a clean "
+        "directory, with the runtime requirements (hashes) beside it.",
+    )
+    package.add_argument("--out-dir", type=Path, default=Path("dist"), help="default: dist")
+    package.add_argument("--project", type=Path, default=Path("."), help="project root")
+    mode = package.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--verify",
+        action="store_true",
+        help="build twice in clean directories and compare the bytes",
+    )
+    mode.add_argument(
+        "--constraints",
+        action="store_true",
+        help="re-pin [build-system].requires with hashes into build-constraints.txt",
+    )
+    package.set_defaults(handler=_package)
     return parser
 
 

@@ -7,6 +7,7 @@ next; the command line prints that message and exits non-zero instead of showing
      +-- ConfigError        a job configuration file is missing, unreadable or invalid
      +-- DataError          the training data is missing or does not match what was expected
      +-- LockError          uv.lock / python_env.yaml cannot be read, exported or are out of date
+     +-- PackageError       the wheel cannot be built reproducibly (constraints, hashes, uv build)
 """
 
 from __future__ import annotations
@@ -32,3 +33,7 @@ class DataError(ReproError):
 
 class LockError(ReproError):
     """The lock file or the environment file generated from it is unusable or stale."""
+
+
+class PackageError(ReproError):
+    """Building or verifying the wheel failed."""

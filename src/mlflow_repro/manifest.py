@@ -81,6 +81,20 @@ class Drift:
 
 
 @dataclass(frozen=True)
+class InstalledWheel:
+    """A distribution installed from a wheel file rather than an index: the project's own build.
+
+    Serving should install this exact file (same sha256) next to the same requirements.
+    """
+
+    name: str = ""
+    version: str = ""
+    url: str = ""
+    sha256: str | None = None
+    hash_source: str = "none"  # "installer" (recorded at install) or "file" (hashed now)
+
+
+@dataclass(frozen=True)
 class Environment:
     python_version: str = ""
     python_implementation: str = ""
@@ -93,6 +107,8 @@ class Environment:
     requirements: Payload | None = None
     requirement_count: int = 0
     drift: list[Drift] = field(default_factory=list)
+    wheels: list[InstalledWheel] = field(default_factory=list)
+    image: str | None = None  # the container image, when the launcher says (MLFLOW_REPRO_IMAGE)
 
 
 @dataclass(frozen=True)
@@ -206,6 +222,11 @@ class Manifest:
             "lock.source": env.lock_source,
             "lock.sha256": env.requirements.sha256 if env.requirements else "-",
             "lock.drift": str(len(env.drift)),
+            "wheels": ", ".join(
+                f"{w.name}=={w.version}@{(w.sha256 or 'unhashed')[:16]}" for w in env.wheels
+            )[:4000]
+            or "-",
+            "image": env.image or "-",
             "data.files": str(len(data.files)),
             "data.dirty": _flag(data.workspace_differs),
             "seed.pythonhashseed": self.seeds.pythonhashseed or "random",

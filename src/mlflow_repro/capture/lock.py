@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import platform
 import re
 import shutil
@@ -13,7 +15,7 @@ from typing import Any
 
 from mlflow_repro.capture.process import run
 from mlflow_repro.capture.staging import Staging
-from mlflow_repro.manifest import Drift, Environment
+from mlflow_repro.manifest import Drift, Environment, InstalledWheel
 
 REQUIREMENTS = "requirements.lock.txt"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?==([^\s;]+)")
@@ -72,6 +74,56 @@ def _applies(line: str) -> bool:
         return True
 
 
+def _archive_sha256(direct_url: dict[str, Any]) -> tuple[str | None, str]:
+    info = direct_url.get("archive_info") or {}
+    recorded = (info.get("hashes") or {}).get("sha256")
+    if not recorded and str(info.get("hash", "")).startswith("sha256="):
+        recorded = info["hash"].split("=", 1)[1]
+    if recorded:
+        return recorded, "installer"
+    url = str(direct_url.get("url", ""))
+    if url.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        file = Path(unquote(urlsplit(url).path))
+        if file.is_file() and file.suffix == ".whl":
+            return hashlib.sha256(file.read_bytes()).hexdigest(), "file"
+    return None, "none"
+
+
+def installed_wheels() -> list[InstalledWheel]:
+    """Distributions installed from an archive (not an index), with the archive's sha256."""
+    from mlflow_repro.capture.secrets import strip_url_credentials
+
+    found: dict[str, InstalledWheel] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        try:
+            infos = [p for p in folder.iterdir() if p.name.endswith(".dist-info")]
+        except OSError:
+            continue
+        for info in infos:
+            direct = info / "direct_url.json"
+            name, _, version = info.name[: -len(".dist-info")].partition("-")
+            if normalize(name) in found or not direct.is_file():
+                continue
+            try:
+                data = json.loads(direct.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if "archive_info" not in data:
+                continue  # editable or VCS installs: the code is the checkout, not a wheel
+            digest, source = _archive_sha256(data)
+            found[normalize(name)] = InstalledWheel(
+                name=normalize(name),
+                version=version,
+                url=strip_url_credentials(str(data.get("url", ""))),
+                sha256=digest,
+                hash_source=source,
+            )
+    return sorted(found.values(), key=lambda w: w.name)
+
+
 def _pins(lines: list[str]) -> dict[str, str]:
     """Name -> locked version for the lines that apply here (a lock may fork by marker)."""
     pins = {}
@@ -95,6 +147,8 @@ def _drift(locked: dict[str, str], installed: dict[str, str]) -> list[Drift]:
 def _python(**fields: Any) -> Environment:
     build = platform.python_build()
     return Environment(
+        wheels=installed_wheels(),
+        image=os.environ.get("MLFLOW_REPRO_IMAGE") or None,
         python_version=platform.python_version(),
         python_implementation=platform.python_implementation(),
         python_build=f"{build[0]} ({build[1]})",

@@ -1,0 +1,124 @@
+"""`just package`: reproducible wheels from hash-checked build dependencies, recorded by capture."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mlflow_repro import packaging
+from mlflow_repro.errors import PackageError
+from tests.conftest import REPO_ROOT, copy_template, run, venv_env
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_template(tmp_path / "project")
+
+
+def test_two_builds_of_the_same_commit_are_byte_identical(tmp_path: Path) -> None:
+    result = packaging.verify(REPO_ROOT, tmp_path)
+    assert result.identical, result.differences
+    assert result.first.wheel.read_bytes() == result.second.wheel.read_bytes()
+    assert result.first.wheel.name.startswith("mlflow_repro-")
+    requirements = result.first.requirements.read_text()
+    assert "mlflow==" in requirements and "--hash=sha256:" in requirements
+    assert "hatchling" not in requirements
+
+
+def test_one_changed_byte_of_source_changes_the_wheel(project: Path, tmp_path: Path) -> None:
+    epoch = packaging.commit_epoch(project)
+    before = packaging.build(project, tmp_path / "a", epoch)
+    source = project / "src" / "mlflow_repro" / "jobs" / "__init__.py"
+    data = bytearray(source.read_bytes())
+    data[4] = ord("X") if data[4] != ord("X") else ord("Y")
+    source.write_bytes(bytes(data))
+    after = packaging.build(project, tmp_path / "b", epoch)
+    assert before.sha256 != after.sha256
+    differences = packaging.diff_wheels(before.wheel, after.wheel)
+    assert "mlflow_repro/jobs/__init__.py: content" in differences
+    assert not any(d.startswith("mlflow_repro/cli.py") for d in differences)
+
+
+def test_a_tampered_build_constraint_hash_is_refused(project: Path, tmp_path: Path) -> None:
+    constraints = project / packaging.BUILD_CONSTRAINTS
+    text = constraints.read_text()
+    lines = text.splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith("hatchling=="))
+    for i in range(index + 1, len(lines)):
+        if "--hash=sha256:" not in lines[i]:
+            break
+        head, digest = lines[i].rsplit("sha256:", 1)
+        lines[i] = head + "sha256:" + "0" * 64 + digest[64:]
+    constraints.write_text("\n".join(lines) + "\n")
+    with pytest.raises(PackageError) as info:
+        packaging.build(project, tmp_path / "out")
+    message = str(info.value).lower()
+    assert "hash" in message and "hatchling" in message
+    assert not list((tmp_path / "out").glob("*.whl"))
+
+
+def test_missing_build_constraints_say_how_to_make_them(project: Path, tmp_path: Path) -> None:
+    (project / packaging.BUILD_CONSTRAINTS).unlink()
+    with pytest.raises(PackageError, match="just package-constraints"):
+        packaging.build(project, tmp_path / "out")
+
+
+def test_build_backend_stays_out_of_runtime_dependencies() -> None:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    runtime = " ".join(pyproject["project"]["dependencies"]).lower()
+    assert "hatchling" not in runtime
+    constraints = (REPO_ROOT / packaging.BUILD_CONSTRAINTS).read_text()
+    pinned = [line for line in constraints.splitlines() if "==" in line]
+    assert any(line.startswith("hatchling==") for line in pinned)
+    # every pinned build requirement is followed by at least one hash line
+    blocks = constraints.split("\n")
+    for i, line in enumerate(blocks):
+        if "==" in line:
+            assert blocks[i + 1].strip().startswith("--hash=sha256:"), line
+
+
+def _zip(
+    path: Path, members: dict[str, bytes], date: tuple[int, ...] = (2020, 1, 1, 0, 0, 0)
+) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=date), data)  # type: ignore[arg-type]
+    return path
+
+
+def test_diff_wheels_names_what_differs(tmp_path: Path) -> None:
+    a = _zip(tmp_path / "a.whl", {"p/x.py": b"1", "p/y.py": b"2", "p/gone.py": b""})
+    b = _zip(tmp_path / "b.whl", {"p/x.py": b"1", "p/y.py": b"3", "p/new.py": b""})
+    assert packaging.diff_wheels(a, b) == [
+        "only in a.whl: p/gone.py",
+        "only in b.whl: p/new.py",
+        "p/y.py: content",
+    ]
+    c = _zip(tmp_path / "c.whl", {"p/x.py": b"1"}, date=(2021, 1, 1, 0, 0, 0))
+    d = _zip(tmp_path / "d.whl", {"p/x.py": b"1"})
+    assert packaging.diff_wheels(c, d)[0].startswith("p/x.py: timestamp")
+
+
+def test_capture_records_the_installed_wheel_and_its_sha256(tmp_path: Path) -> None:
+    built = packaging.build(REPO_ROOT, tmp_path / "dist")
+    target = tmp_path / "site"
+    run(
+        ["uv", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(built.wheel)],
+        cwd=tmp_path,
+    )
+    code = (
+        "import json, mlflow_repro\n"
+        "from mlflow_repro.capture.lock import installed_wheels\n"
+        "print(json.dumps([mlflow_repro.__file__, [w.__dict__ for w in installed_wheels()]]))\n"
+    )
+    done = run([sys.executable, "-c", code], cwd=tmp_path, env=venv_env(PYTHONPATH=str(target)))
+    module_file, wheels = json.loads(done.stdout)
+    assert module_file.startswith(str(target))
+    [wheel] = [w for w in wheels if w["name"] == "mlflow-repro"]
+    assert wheel["sha256"] == built.sha256
+    assert wheel["url"].endswith(built.wheel.name)
