@@ -231,3 +231,43 @@ def test_no_secret_reaches_the_tracking_store_or_artifacts(repo: Repo, tmp_path:
     everything = b"".join(p.read_bytes() for p in files)
     for where, secret in secrets.items():
         assert secret.encode() not in everything, f"the {where} secret leaked"
+
+
+def test_mlflow_run_of_a_project_that_never_imports_mlflow_repro(
+    repo: Repo, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    repo.write("train.py", SCRIPT)
+    repo.write(
+        "MLproject",
+        "name: other\nentry_points:\n  fit:\n    parameters:\n"
+        "      alpha: {type: float, default: 0.5}\n"
+        "    command: 'python train.py --alpha {alpha}'\n",
+    )
+    repo.commit("a project that only has mlflow-repro installed")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "run",
+            "-e",
+            "fit",
+            "-P",
+            "alpha=0.25",
+            "--env-manager",
+            "local",
+            ".",
+        ],
+        cwd=repo.root,
+        env=venv_env(MLFLOW_TRACKING_URI=uri),
+    )
+    [run_] = MlflowClient(tracking_uri=uri).search_runs(["0"])
+    manifest, tags, artifacts = fetch_manifest(uri, run_.info.run_id, tmp_path / "dl")
+    assert manifest.launch.launcher == "mlflow run" and manifest.launch.entry_point == "fit"
+    assert manifest.launch.argv == ["train.py", "--alpha", "0.25"]
+    assert manifest.code.commit == repo.git("rev-parse", "HEAD") and manifest.code.dirty is False
+    assert_payloads_match(manifest, artifacts)
+    assert_tags_mirror(manifest, tags)

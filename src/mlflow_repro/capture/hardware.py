@@ -121,6 +121,17 @@ def _assignments(text: str, names: tuple[str, ...]) -> dict[str, str]:
     return found
 
 
+def _distribution_version(*names: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in names:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
 def framework_builds() -> dict[str, dict[str, str]]:
     """CUDA/cuDNN versions torch and TensorFlow were built with, where they are installed."""
     builds: dict[str, dict[str, str]] = {}
@@ -142,11 +153,10 @@ def framework_builds() -> dict[str, dict[str, str]]:
             match = re.search(rf"['\"]{key}['\"]\s*[:,]\s*['\"]?([^'\"),]+)", tf_build)
             if match:
                 info[key] = match.group(1).strip()
-        tf_version = _package_file("tensorflow", "python", "framework", "versions.py") or ""
         builds["tensorflow"] = info
-        version = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", tf_version)
+        version = _distribution_version("tensorflow", "tensorflow-cpu", "tensorflow-gpu")
         if version:
-            builds["tensorflow"]["version"] = version.group(1)
+            builds["tensorflow"]["version"] = version
     return builds
 
 
