@@ -122,3 +122,11 @@ def test_capture_records_the_installed_wheel_and_its_sha256(tmp_path: Path) -> N
     [wheel] = [w for w in wheels if w["name"] == "mlflow-repro"]
     assert wheel["sha256"] == built.sha256
     assert wheel["url"].endswith(built.wheel.name)
+
+
+def test_out_dir_that_holds_other_files_is_never_cleared(project: Path) -> None:
+    with pytest.raises(PackageError, match="is the project or contains it"):
+        packaging.build(project, project)
+    with pytest.raises(PackageError, match="refusing to clear --out-dir"):
+        packaging.build(project, project / "src")
+    assert (project / "src" / "mlflow_repro" / "__init__.py").is_file()

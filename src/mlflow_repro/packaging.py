@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import tempfile
 import tomllib
@@ -111,6 +110,27 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+BUILD_OUTPUTS = ("*.whl", "*.tar.gz", RUNTIME_REQUIREMENTS)
+
+
+def _clear_output(project: Path, out_dir: Path) -> None:
+    """Empty `out_dir` of earlier build outputs, refusing anything that holds other files."""
+    out, root = out_dir.resolve(), project.resolve()
+    if out == root or root.is_relative_to(out):
+        raise PackageError(f"--out-dir {out_dir} is the project or contains it: choose e.g. dist")
+    if out.exists():
+        outputs = {p for pattern in BUILD_OUTPUTS for p in out.glob(pattern)}
+        others = [p.name for p in out.iterdir() if p not in outputs]
+        if others:
+            raise PackageError(
+                f"refusing to clear --out-dir {out_dir}: it holds files that are not build "
+                f"outputs ({', '.join(sorted(others)[:5])}); choose an empty or new directory"
+            )
+        for path in outputs:
+            path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def build(project: Path, out_dir: Path, epoch: str | None = None) -> Package:
     """Build the wheel into a clean `out_dir`, with the runtime requirements beside it."""
     constraints = project / BUILD_CONSTRAINTS
@@ -119,9 +139,7 @@ def build(project: Path, out_dir: Path, epoch: str | None = None) -> Package:
             f"{constraints} not found: run `just package-constraints` to pin the build "
             "requirements with hashes, and commit it"
         )
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    _clear_output(project, out_dir)
     _run(
         [
             _uv(),

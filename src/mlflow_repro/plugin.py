@@ -73,11 +73,14 @@ def _install_create_run_hook() -> None:
     @functools.wraps(original)
     def create_run(self: Any, *args: Any, **kwargs: Any) -> Any:
         run = original(self, *args, **kwargs)
-        tags = kwargs.get("tags") if "tags" in kwargs else (args[2] if len(args) > 2 else None)
-        if tags and tags.get(CAPTURE_ID_TAG) == _capture_id and _captured is not None:
-            from mlflow_repro.publish import publish
+        try:
+            tags = kwargs.get("tags") if "tags" in kwargs else (args[2] if len(args) > 2 else None)
+            if tags and tags.get(CAPTURE_ID_TAG) == _capture_id and _captured is not None:
+                from mlflow_repro.publish import publish
 
-            publish(self, run, _captured, with_tags=False)
+                publish(self, run, _captured, with_tags=False)
+        except Exception as exc:  # the run exists: never fail start_run from here
+            print(f"mlflow-repro: capture for run {run.info.run_id} failed: {exc}", file=sys.stderr)
         return run
 
     create_run._mlflow_repro_hook = True  # type: ignore[attr-defined]
@@ -119,7 +122,14 @@ def _start_resumed_run_capture() -> None:
         target=_capture_resumed_run, args=(run_id,), daemon=True, name="mlflow-repro-capture"
     )
     if not _pending:
-        atexit.register(_wait_for_pending)
+        # threading's own exit hooks run before interpreter shutdown starts refusing new
+        # threads and executor work (artifact uploads use them) and before the atexit hook with
+        # which MLflow ends the run; atexit is the fallback where that hook is missing.
+        register = getattr(threading, "_register_atexit", None)
+        try:
+            register(_wait_for_pending) if register else atexit.register(_wait_for_pending)
+        except Exception:
+            atexit.register(_wait_for_pending)
     _pending.append(thread)
     thread.start()
 

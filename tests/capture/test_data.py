@@ -66,3 +66,29 @@ def test_capture_path_does_not_import_dvc() -> None:
     collect_data(REPO_ROOT, REPO_ROOT)
     assert "dvc.repo" not in sys.modules
     assert Path(REPO_ROOT / "dvc.lock").is_file()
+
+
+def test_stage_wdir_makes_lock_paths_relative_to_it(repo: Repo) -> None:
+    root = repo.root
+    (root / ".dvc").mkdir()
+    repo.write(
+        "sub/dvc.yaml",
+        "stages:\n  s:\n    wdir: work\n    cmd: x\n    deps: [in.txt]\n    outs: [out.txt]\n",
+    )
+    repo.write(
+        "sub/dvc.lock",
+        "schema: '2.0'\nstages:\n  s:\n    cmd: x\n"
+        "    deps:\n    - path: in.txt\n      md5: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+        "      size: 3\n    outs:\n    - path: out.txt\n"
+        "      md5: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n      size: 4\n",
+    )
+    repo.write("sub/work/in.txt", "abc")
+    repo.write("sub/work/out.txt", "abcd")
+    repo.commit("nested stage with wdir")
+    data, errors = collect_data(root, root)
+    assert errors == []
+    assert {f.path: f.workspace for f in data.files} == {
+        "sub/work/in.txt": "same-size",
+        "sub/work/out.txt": "same-size",
+    }
+    assert data.workspace_differs is False

@@ -185,3 +185,85 @@ def test_capture_leaves_the_index_untouched(
     before = index.read_bytes()
     collect_code(repo.root, staging, settings)
     assert index.read_bytes() == before
+
+
+def applies_cleanly(repo: Repo, staging: Staging, diff_path: str, tmp_path: Path) -> Path:
+    clone = tmp_path / "clone"
+    Repo(tmp_path).git("clone", "-q", str(repo.root), str(clone))
+    (tmp_path / "p.diff").write_bytes(staged_bytes(staging, diff_path))
+    Repo(clone).git("apply", "--index", str(tmp_path / "p.diff"))
+    return clone
+
+
+def test_secret_file_behind_a_quoted_path_is_withheld(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    repo.write("dïr/.env", "DB=one\n")
+    repo.write("dïr/model.py", "a = 1\n")
+    repo.commit("unicode dir")
+    repo.write("dïr/.env", "DB=postgres://u:hunter3@h/db\n")
+    repo.write("dïr/model.py", "a = 2\n")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert {o.path: o.reason for o in code.omitted} == {"diff:dïr/.env": "secret-name"}
+    assert code.diff is not None
+    assert b"hunter3" not in staged_bytes(staging, code.diff.path)
+    assert b"a = 2" in staged_bytes(staging, code.diff.path)
+
+
+def test_user_diff_config_cannot_change_the_patch(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    repo.write(".netrc", "machine h login u password one\n")
+    repo.write("blob.hex", b"\x00\x01")
+    repo.write(".gitattributes", "*.hex diff=hexdump\n")
+    repo.commit("config-sensitive files")
+    repo.git("config", "diff.noprefix", "true")
+    repo.git("config", "diff.hexdump.textconv", "od -c")
+    repo.write(".netrc", "machine h login u password hunter33\n")
+    repo.write("blob.hex", b"\x00\x02\x03")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert {o.path: o.reason for o in code.omitted} == {"diff:.netrc": "secret-name"}
+    assert code.diff is not None
+    clone = applies_cleanly(repo, staging, code.diff.path, tmp_path)
+    assert (clone / "blob.hex").read_bytes() == b"\x00\x02\x03"
+
+
+def test_binary_patch_is_scanned_through_the_file_itself(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    repo.write("blob.dat", b"\x00" * 10)
+    repo.commit("blob")
+    repo.write("blob.dat", b"\x00AKIAABCDEFGHIJKLMNOP\x00")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert {o.path: o.reason for o in code.omitted} == {"diff:blob.dat": "secret-content"}
+    assert code.diff is None
+
+
+def test_failed_status_uploads_no_diff(repo: Repo, staging: Staging, settings: Settings) -> None:
+    repo.write("train.py", "changed\n")
+    (repo.root / ".git" / "index").write_bytes(b"not an index")
+    code, errors = collect_code(repo.root, staging, settings)
+    assert errors and code.diff is None and code.dirty is None and code.complete is False
+    assert not (staging.root / "git.diff").exists()
+
+
+def test_untracked_symlinks_and_devices_are_never_read(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("private\n")
+    (repo.root / "link.txt").symlink_to(outside)
+    (repo.root / "zero").symlink_to("/dev/zero")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert {o.path: o.reason for o in code.omitted} == {"link.txt": "symlink", "zero": "symlink"}
+    assert code.untracked == []
+
+
+def test_untracked_file_count_cap_is_summarised(repo: Repo, staging: Staging) -> None:
+    for i in range(12):
+        repo.write(f"many/f{i:02}.txt", f"{i}\n")
+    code, _ = collect_code(repo.root, staging, Settings(max_untracked_files=5))
+    assert len(code.untracked) == 5
+    assert [(o.path, o.reason) for o in code.omitted] == [
+        ("7 more untracked files", "file-count-cap")
+    ]

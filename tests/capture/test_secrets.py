@@ -22,6 +22,8 @@ from mlflow_repro.capture.secrets import (
         ("ssh://git@host/o/r.git", "ssh://git@host/o/r.git"),
         ("ssh://git:pw@host/o/r.git", "ssh://host/o/r.git"),
         ("/srv/git/r.git", "/srv/git/r.git"),
+        ("https://h/p.whl?X-Amz-Security-Token=abc&sig=1#frag", "https://h/p.whl"),
+        ("https://[::1@h/x", "<withheld>"),
     ],
 )
 def test_strip_url_credentials(url: str, expected: str) -> None:
@@ -77,7 +79,23 @@ def test_source_files_are_not_secret_names(name: str) -> None:
     assert not is_secret_name(name)
 
 
-def test_secret_content() -> None:
-    assert has_secret_content(b"aws = AKIAABCDEFGHIJKLMNOP")
-    assert has_secret_content(b'password: "correct-horse-battery"')
-    assert not has_secret_content(b"learning_rate = 0.1\n")
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"aws = AKIAABCDEFGHIJKLMNOP",
+        b'password: "correct-horse-battery"',
+        b"password: hunter2",
+        b"db_url: postgres://admin:S3cretPw@db/prod",
+        b"# notes\nmachine h login u password hunter22\n",
+        b"Authorization: Bearer abcdefghijklmnop",
+    ],
+)
+def test_secret_content(text: bytes) -> None:
+    assert has_secret_content(text)
+
+
+@pytest.mark.parametrize(
+    "text", [b"learning_rate = 0.1\n", b"url = https://github.com/x/y", b"import password_utils"]
+)
+def test_ordinary_content(text: bytes) -> None:
+    assert not has_secret_content(text)

@@ -44,34 +44,41 @@ def source_directory() -> Path:
 
 
 def _bounded(
-    jobs: dict[str, Callable[[], tuple[Any, list[str]]]], defaults: dict[str, Any], timeout: float
+    jobs: dict[str, Callable[[], tuple[Any, list[str]]]],
+    defaults: dict[str, Any],
+    timeout: float,
+    staging: Staging,
 ) -> tuple[dict[str, Any], list[str]]:
-    results: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
+    finished: dict[str, tuple[Any, list[str]]] = {}
 
     def work(name: str, job: Callable[[], tuple[Any, list[str]]]) -> None:
         try:
-            results[name], errors[name] = job()
+            finished[name] = job()
         except Exception as exc:
-            errors[name] = [f"{name}: {type(exc).__name__}: {exc}"]
+            finished[name] = (defaults[name], [f"{name}: {type(exc).__name__}: {exc}"])
 
     threads = [
-        threading.Thread(target=work, args=item, daemon=True, name=f"repro-{item[0]}")
-        for item in jobs.items()
+        threading.Thread(target=work, args=(name, job), daemon=True, name=f"repro-{name}")
+        for name, job in jobs.items()
     ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + timeout
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    out, messages = {}, []
+    late = {name for name in jobs if name not in finished}
+    # A collector past the deadline may still be writing: its payloads are discarded so that
+    # what gets logged is exactly what the manifest lists.
+    staging.close(discard_owners={f"repro-{name}" for name in late})
+    out: dict[str, Any] = {}
+    messages: list[str] = []
     for name in jobs:
-        if name in results:
-            out[name] = results[name]
-            messages += [e if e.startswith(name) else f"{name}: {e}" for e in errors.get(name, [])]
-        else:
+        if name in late:
             out[name] = defaults[name]
-            messages += errors.get(name) or [f"{name}: timed out after {timeout:g}s"]
+            messages.append(f"{name}: timed out after {timeout:g}s")
+        else:
+            out[name], errors = finished[name]
+            messages += [e if e.startswith(name) else f"{name}: {e}" for e in errors]
     return out, messages
 
 
@@ -102,7 +109,7 @@ def capture(
         "seeds": Seeds(),
         "gpu": Gpu(),
     }
-    sections, errors = _bounded(jobs, defaults, settings.timeout_seconds)
+    sections, errors = _bounded(jobs, defaults, settings.timeout_seconds, staging)
     base = launch or Launch()
     launch = Launch(
         launcher=base.launcher,

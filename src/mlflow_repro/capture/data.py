@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def _entry(root: Path, base: Path, item: dict[str, Any], source: str, role: str)
     md5 = item.get("md5") or item.get("etag") or item.get("checksum")
     if not md5 or "path" not in item:
         return None
-    rel = (base / item["path"]).relative_to(root).as_posix() if base != root else item["path"]
+    rel = Path(os.path.relpath(os.path.normpath(base / str(item["path"])), root)).as_posix()
     size = item.get("size")
     return DataFile(
         path=rel,
@@ -48,12 +49,27 @@ def _entry(root: Path, base: Path, item: dict[str, Any], source: str, role: str)
     )
 
 
+def _stage_wdirs(lock: Path) -> dict[str, str]:
+    """`wdir` of each stage in the dvc.yaml beside a dvc.lock: lock paths are relative to it."""
+    definition = lock.with_name("dvc.yaml")
+    if not definition.is_file():
+        return {}
+    doc = yaml.safe_load(definition.read_text(encoding="utf-8")) or {}
+    return {
+        name: str(body["wdir"])
+        for name, body in (doc.get("stages") or {}).items()
+        if isinstance(body, dict) and body.get("wdir")
+    }
+
+
 def _from_lock(root: Path, lock: Path) -> list[DataFile]:
     doc = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
     files = []
-    base = lock.parent
+    wdirs = _stage_wdirs(lock)
     where = lock.relative_to(root).as_posix()
     for stage, body in sorted((doc.get("stages") or {}).items()):
+        # foreach/matrix stages are locked as `name@key`; their wdir is the definition's.
+        base = lock.parent / wdirs.get(stage.split("@", 1)[0], ".")
         for role, key in (("dep", "deps"), ("out", "outs")):
             for item in body.get(key) or []:
                 found = _entry(root, base, item, f"{where}:{stage}", role)
@@ -65,11 +81,13 @@ def _from_lock(root: Path, lock: Path) -> list[DataFile]:
 def _from_dvc_file(root: Path, file: Path) -> list[DataFile]:
     doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     where = file.relative_to(root).as_posix()
+    base = file.parent / str(doc.get("wdir") or ".")
     files = []
-    for item in doc.get("outs") or []:
-        found = _entry(root, file.parent, item, where, "out")
-        if found:
-            files.append(found)
+    for role, key in (("dep", "deps"), ("out", "outs")):  # deps: `dvc import` sources
+        for item in doc.get(key) or []:
+            found = _entry(root, base, item, where, role)
+            if found:
+                files.append(found)
     return files
 
 

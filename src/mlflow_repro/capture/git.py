@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -19,10 +20,20 @@ def repository_root(start: Path) -> Path | None:
     return Path(found.stdout.decode().strip()) if found.ok else None
 
 
-def _status(top: Path) -> tuple[dict[str, str], list[str], list[str], list[str]]:
+def _status(top: Path, timeout: float) -> tuple[dict[str, str], list[str], list[str], list[str]]:
     """Headers, changed tracked paths, untracked paths and errors from one `git status`."""
     done = run(
-        ["git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all"], cwd=top
+        [
+            "git",
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+        ],
+        cwd=top,
+        timeout=timeout,
     )
     if not done.ok:
         return {}, [], [], [done.error or "git status failed"]
@@ -32,7 +43,7 @@ def _status(top: Path) -> tuple[dict[str, str], list[str], list[str], list[str]]
     fields = done.stdout.decode("utf-8", "surrogateescape").split("\0")
     skip = False
     for entry in fields:
-        if skip:  # the original path of a rename: the diff needs it too
+        if skip:  # the original path of a rename (not expected with --no-renames)
             changed.append(entry)
             skip = False
             continue
@@ -79,29 +90,66 @@ def _pushed(top: Path, commit: str) -> bool | None:
     return bool(done.stdout.strip()) if done.ok else None
 
 
-def _split_diff(diff: bytes) -> list[tuple[str, bytes]]:
-    """Split `git diff` output into (path, chunk) per file."""
-    chunks: list[tuple[str, bytes]] = []
+def _split_diff(diff: bytes, changed: list[str]) -> list[tuple[str | None, bytes]]:
+    """Split `git diff` output into (path, chunk) per file.
+
+    A chunk's path is trusted only when its header is exactly `diff --git a/<p> b/<p>` for a
+    path `p` that `git status` reported (NUL-separated, so never quoted); anything else comes back
+    with path None and is withheld by the caller: a secret-named file must not slip through a
+    quoted or re-prefixed header.
+    """
+    headers = {f"diff --git a/{p} b/{p}".encode("utf-8", "surrogateescape"): p for p in changed}
+    chunks: list[tuple[str | None, bytes]] = []
     for i, piece in enumerate(diff.split(b"\ndiff --git ")):
         chunk = piece if i == 0 else b"diff --git " + piece
-        header = chunk.split(b"\n", 1)[0].decode("utf-8", "replace")
-        path = header.rsplit(" b/", 1)[-1] if " b/" in header else header
-        chunks.append((path, chunk if chunk.endswith(b"\n") else chunk + b"\n"))
+        header = chunk.split(b"\n", 1)[0]
+        chunks.append((headers.get(header), chunk if chunk.endswith(b"\n") else chunk + b"\n"))
     return chunks
+
+
+def _chunk_reason(top: Path, path: str | None, chunk: bytes) -> str | None:
+    if path is None:
+        return "unrecognised-diff-header"
+    if is_secret_name(path):
+        return "secret-name"
+    if b"\nGIT binary patch\n" in chunk:
+        # The patch is compressed: scan the file itself instead of the encoded bytes.
+        try:
+            current = (top / path).read_bytes() if (top / path).is_file() else b""
+        except OSError:
+            return "unreadable"
+        return "secret-content" if has_secret_content(current) else None
+    return "secret-content" if has_secret_content(chunk) else None
 
 
 def _diff(
     top: Path,
     commit: str | None,
+    changed: list[str],
     staging: Staging,
     settings: Settings,
     omitted: list[Omitted],
     errors: list[str],
 ) -> tuple[Payload | None, bool]:
     """Stage the diff of tracked files against `commit`, leaving out secrets and overflow."""
+    # Fixed prefixes, no renames, no textconv filters and no external diff tools, whatever the
+    # user's git config says: the patch must apply with `git apply` and the headers must parse.
     # No pathspec of the changed paths: measured on a 10,000-file tree, `git diff HEAD -- <paths>`
     # took 40 ms where the whole `git diff HEAD` took 10 ms.
-    cmd = ["git", "diff", commit or EMPTY_TREE, "--binary", "--no-color", "--no-ext-diff"]
+    cmd = [
+        "git",
+        "-c",
+        "core.quotePath=false",
+        "diff",
+        commit or EMPTY_TREE,
+        "--binary",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-renames",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+    ]
     done = run(cmd, cwd=top, timeout=settings.timeout_seconds)
     if not done.ok:
         errors.append(done.error or "git diff failed")
@@ -109,16 +157,13 @@ def _diff(
     kept: list[bytes] = []
     total = 0
     complete = True
-    for path, chunk in _split_diff(done.stdout) if done.stdout else []:
-        reason = None
-        if is_secret_name(path):
-            reason = "secret-name"
-        elif has_secret_content(chunk):
-            reason = "secret-content"
-        elif total + len(chunk) > settings.max_diff_bytes:
+    for path, chunk in _split_diff(done.stdout, changed) if done.stdout else []:
+        reason = _chunk_reason(top, path, chunk)
+        if reason is None and total + len(chunk) > settings.max_diff_bytes:
             reason = "diff-size-cap"
         if reason:
-            omitted.append(Omitted(path=f"diff:{path}", reason=reason, size=len(chunk)))
+            shown = path or chunk.split(b"\n", 1)[0].decode("utf-8", "replace")[:200]
+            omitted.append(Omitted(path=f"diff:{shown}", reason=reason, size=len(chunk)))
             complete = False
             continue
         kept.append(chunk)
@@ -127,53 +172,86 @@ def _diff(
     return payload, complete
 
 
-def tracking_store_paths(top: Path) -> tuple[set[Path], tuple[str, ...]]:
+def tracking_store_paths() -> tuple[set[Path], list[Path]]:
     """The local MLflow store's own files (sqlite database, ./mlruns): never code to capture."""
+    import sys
+
     files: set[Path] = set()
     uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        with contextlib.suppress(Exception):
+            uri = str(mlflow.get_tracking_uri())
+    folders = [Path.cwd() / "mlruns", Path.cwd() / "mlartifacts"]
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///") :])
         db = db if db.is_absolute() else Path.cwd() / db
         files |= {Path(f"{db}{suffix}").resolve() for suffix in ("", "-journal", "-wal", "-shm")}
-    return files, ("mlruns/", "mlartifacts/")
+    elif uri.startswith("file:"):
+        from urllib.parse import unquote, urlsplit
+
+        folders.append(Path(unquote(urlsplit(uri).path)))
+    elif uri and "://" not in uri:
+        folders.append(Path(uri))  # a bare path is a file store
+    return files, [f.resolve() for f in folders]
+
+
+def _read_capped(path: Path, limit: int) -> bytes | None:
+    """At most `limit` bytes; None when the file holds more (it grew after the size check)."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 def _untracked(
     top: Path, paths: list[str], staging: Staging, settings: Settings, omitted: list[Omitted]
 ) -> list[UntrackedFile]:
+    import stat
+
     files: list[UntrackedFile] = []
     total = 0
-    store_files, store_dirs = tracking_store_paths(top)
-    for rel in sorted(paths):
+    store_files, store_dirs = tracking_store_paths()
+    for position, rel in enumerate(sorted(paths)):
+        if len(files) >= settings.max_untracked_files:
+            left = len(paths) - position
+            omitted.append(Omitted(path=f"{left} more untracked files", reason="file-count-cap"))
+            break
         full = top / rel
         try:
-            size = full.stat().st_size
+            info = full.lstat()
         except OSError:
             continue
-        if rel.startswith(store_dirs) or full.resolve() in store_files:
-            omitted.append(Omitted(path=rel, reason="tracking-store", size=size))
+        resolved = full.resolve()
+        if resolved in store_files or any(resolved.is_relative_to(d) for d in store_dirs):
+            omitted.append(Omitted(path=rel, reason="tracking-store", size=info.st_size))
             continue
         reason = None
         if is_secret_name(rel):
             reason = "secret-name"
-        elif len(files) >= settings.max_untracked_files:
-            reason = "file-count-cap"
-        elif size > settings.max_untracked_file_bytes:
+        elif stat.S_ISLNK(info.st_mode):
+            reason = "symlink"  # never followed: it may point outside the repository
+        elif not stat.S_ISREG(info.st_mode):
+            reason = "not-a-regular-file"
+        elif info.st_size > settings.max_untracked_file_bytes:
             reason = "file-size-cap"
-        elif total + size > settings.max_untracked_total_bytes:
+        elif total + info.st_size > settings.max_untracked_total_bytes:
             reason = "total-size-cap"
         data = b""
         if reason is None:
             try:
-                data = full.read_bytes()
+                read = _read_capped(full, settings.max_untracked_file_bytes)
             except OSError as exc:
-                reason = f"unreadable: {exc.strerror}"
+                read, reason = None, f"unreadable: {exc.strerror}"
+            if read is None:
+                reason = reason or "file-size-cap"
+            else:
+                data = read
         if reason is None and has_secret_content(data):
             reason = "secret-content"
         if reason:
-            omitted.append(Omitted(path=rel, reason=reason, size=size))
+            omitted.append(Omitted(path=rel, reason=reason, size=info.st_size))
             continue
-        total += size
+        total += len(data)
         files.append(UntrackedFile(path=rel, payload=staging.add(f"untracked/{rel}", data)))
     return files
 
@@ -183,7 +261,7 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     if top is None:
         return Code(vcs="none"), []
     errors: list[str] = []
-    headers, changed, untracked_paths, status_errors = _status(top)
+    headers, changed, untracked_paths, status_errors = _status(top, settings.timeout_seconds)
     errors += status_errors
     oid = headers.get("branch.oid")
     commit = oid if oid and oid != "(initial)" else None
@@ -194,8 +272,12 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     pushed = _pushed(top, commit) if commit and remote_name else (False if commit else None)
     omitted: list[Omitted] = []
     diff, complete = None, True
-    if changed or commit is None:
-        diff, complete = _diff(top, commit, staging, settings, omitted, errors)
+    # Without a status, a missing commit would mean "diff against the empty tree": the whole
+    # repository. Only a successful status decides there is something to diff.
+    if not status_errors and (changed or commit is None):
+        diff, complete = _diff(top, commit, changed, staging, settings, omitted, errors)
+    elif status_errors:
+        complete = False
     untracked = _untracked(top, untracked_paths, staging, settings, omitted)
     dirty = bool(changed or untracked_paths) if not status_errors else None
     return Code(

@@ -161,12 +161,14 @@ def export_lock(lock: Path) -> tuple[list[str] | None, str | None]:
     """The lock's requirements, one line each with their hashes, via `uv export` (no network)."""
     uv = _uv_binary()
     if uv is None:
-        return None, "uv not found: cannot export uv.lock (install uv, or mlflow-repro[uv])"
+        return None, "uv not found: cannot export uv.lock (install uv: pip install uv)"
+    # --no-dev: what `uv sync --no-dev` installs, as `mlflow run --env-manager uv` does.
     done = run(
         [
             uv,
             "export",
             "--frozen",
+            "--no-dev",
             "--no-emit-project",
             "--format",
             "requirements-txt",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ def run(cmd: list[str], cwd: Path | None = None, timeout: float = 5.0) -> Result
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **_QUIET_GIT},
         )
     except FileNotFoundError:
         return Result(False, b"", f"{cmd[0]}: not found")

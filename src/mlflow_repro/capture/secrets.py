@@ -23,6 +23,10 @@ SECRET_CONTENT = re.compile(
     rb"|sk-[A-Za-z0-9_\-]{20,}"  # OpenAI-style keys
     rb"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
     rb"|eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\."  # JWT
+    rb"|[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^@\s/]+@"  # scheme://user:password@host
+    rb"|(?i:\bbearer\s+[A-Za-z0-9._~+/\-]{8,})"  # Authorization: Bearer <token>
+    rb"|(?im:^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+\S+)"  # .netrc
+    rb"|(?i:(?:passw(?:or)?d|pwd)[\"']?\s*[:=]\s*[\"']?[^\s\"']{4,})"
     rb"|(?i:(?:api[_-]?key|secret|token|passw(?:or)?d|credential|auth)[A-Za-z0-9_\-]*"
     rb"[\"']?\s*[:=]\s*[\"']?[^\s\"']{8,})"
 )
@@ -50,20 +54,24 @@ def has_secret_content(data: bytes) -> bool:
 
 
 def strip_url_credentials(url: str) -> str:
-    """Drop user and password from a URL (`https://tok@host/x` -> `https://host/x`).
+    """Drop user, password, query and fragment from a URL (`https://tok@host/x?sig=..` ->
+    `https://host/x`): presigned and token URLs carry their secrets in either place.
 
-    scp-like git URLs (`git@host:org/repo.git`) keep their user name, which is not a secret.
+    scp-like git URLs (`git@host:org/repo.git`) and ssh users keep their user name, which is not
+    a secret. A URL that cannot be parsed is withheld whole.
     """
     if "://" not in url:
         return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.netloc.rsplit("@", 1)[0]
-    if parts.scheme in {"ssh", "git+ssh"} and ":" not in user:
-        return url
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return WITHHELD
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        keep_user = parts.scheme in {"ssh", "git+ssh"} and ":" not in user
+        netloc = netloc if keep_user else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def redact_argv(argv: list[str]) -> list[str]:

@@ -15,6 +15,13 @@ def _int(name: str, default: int) -> int:
         return default
 
 
+def _float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 @dataclass(frozen=True)
 class Settings:
     enabled: bool = True
@@ -36,5 +43,5 @@ class Settings:
                 "MLFLOW_REPRO_MAX_UNTRACKED_TOTAL_BYTES", cls.max_untracked_total_bytes
             ),
             max_untracked_files=_int("MLFLOW_REPRO_MAX_UNTRACKED_FILES", cls.max_untracked_files),
-            timeout_seconds=float(_int("MLFLOW_REPRO_TIMEOUT_SECONDS", 10)),
+            timeout_seconds=_float("MLFLOW_REPRO_TIMEOUT_SECONDS", cls.timeout_seconds),
         )
