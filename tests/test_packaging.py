@@ -123,6 +123,30 @@ def test_capture_records_the_installed_wheel_and_its_sha256(tmp_path: Path) -> N
     assert wheel["sha256"] == built.sha256
     assert wheel["url"].endswith(built.wheel.name)
 
+    # A run made with the wheel's code carries the wheel's sha256 in its manifest and tags.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    script = (
+        "import mlflow, mlflow_repro\n"
+        f"assert mlflow_repro.__file__.startswith({str(target)!r})\n"
+        "with mlflow.start_run() as r: print('RUN_ID=' + r.info.run_id)\n"
+    )
+    done = run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=venv_env(PYTHONPATH=str(target), MLFLOW_TRACKING_URI=uri),
+    )
+    run_id = next(x[7:] for x in done.stdout.splitlines() if x.startswith("RUN_ID="))
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro.manifest import Manifest
+
+    client = MlflowClient(tracking_uri=uri)
+    local = client.download_artifacts(run_id, "repro/manifest.json", str(tmp_path / "dl"))
+    manifest = Manifest.from_json(Path(local).read_text())
+    recorded = {w.name: w for w in manifest.environment.wheels}
+    assert recorded["mlflow-repro"].sha256 == built.sha256
+    assert built.sha256[:16] in client.get_run(run_id).data.tags["repro.wheels"]
+
 
 def test_out_dir_that_holds_other_files_is_never_cleared(project: Path) -> None:
     with pytest.raises(PackageError, match="is the project or contains it"):
