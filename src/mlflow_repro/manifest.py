@@ -130,9 +130,26 @@ class Data:
 
 
 @dataclass(frozen=True)
+class SeedCall:
+    """A seeding call made by the user's code (observed, never overridden)."""
+
+    function: str = ""
+    seed: str = ""
+
+
+@dataclass(frozen=True)
 class Seeds:
+    """The seeds in effect when the run started, and what replay must set to get them again."""
+
+    seed: int | None = None  # the seed mlflow-repro applied (seed_everything or automatic)
+    source: str = "none"  # "seed_everything:<argument|environment|fresh>", "automatic:<...>"
+    seeded: list[str] = field(default_factory=list)  # generators seeded with `seed`
+    user_seeds: list[SeedCall] = field(default_factory=list)  # later calls by the user's code
+    deterministic: dict[str, str] = field(default_factory=dict)  # framework switches in force
+    rng_fingerprint: str = ""  # sha256 (16 hex) of the generators' states at run start
     pythonhashseed: str | None = None
     hash_randomization: bool = True
+    replay_env: dict[str, str] = field(default_factory=dict)  # variables a re-launch must set
 
 
 @dataclass(frozen=True)
@@ -229,6 +246,11 @@ class Manifest:
             "image": env.image or "-",
             "data.files": str(len(data.files)),
             "data.dirty": _flag(data.workspace_differs),
+            "seed": "-" if self.seeds.seed is None else str(self.seeds.seed),
+            "seed.source": self.seeds.source,
+            "seed.user": ", ".join(f"{c.function}({c.seed})" for c in self.seeds.user_seeds)[:1000]
+            or "-",
+            "seed.rng": self.seeds.rng_fingerprint or "-",
             "seed.pythonhashseed": self.seeds.pythonhashseed or "random",
             "platform": f"{self.platform.system}-{self.platform.machine}",
             "gpu": _gpu_summary(self.gpu),

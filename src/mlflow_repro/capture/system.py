@@ -7,7 +7,7 @@ import platform
 import sys
 from pathlib import Path
 
-from mlflow_repro.manifest import Platform, Seeds
+from mlflow_repro.manifest import Platform
 
 # Environment variables whose values change floating-point results or thread scheduling.
 # Only these values are ever recorded: everything else in the environment stays out.
@@ -143,11 +143,4 @@ def collect_platform() -> tuple[Platform, list[str]]:
         cpu_flags=flags,
         blas=_blas(),
         env={k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ},
-    ), []
-
-
-def collect_seeds() -> tuple[Seeds, list[str]]:
-    return Seeds(
-        pythonhashseed=os.environ.get("PYTHONHASHSEED"),
-        hash_randomization=bool(sys.flags.hash_randomization),
     ), []

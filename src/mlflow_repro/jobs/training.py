@@ -74,6 +74,14 @@ def load_table(job: TrainingJob) -> Any:
     return frame
 
 
+def estimator_digest(estimator: Any) -> str:
+    """sha256 of the estimator's pickle (protocol 4): equal for equal fitted models."""
+    import hashlib
+    import pickle
+
+    return hashlib.sha256(pickle.dumps(estimator, protocol=4)).hexdigest()
+
+
 def _dataset_source(path: str) -> Any:
     import warnings
 
@@ -132,6 +140,9 @@ def run_training(job: TrainingJob, conf_file: str) -> TrainingResult:
             "train_accuracy": float(metrics.accuracy_score(y_train, estimator.predict(x_train))),
         }
         mlflow.log_metrics(results)
+        # The skops file MLflow writes names its members after object ids, so its bytes differ
+        # between identical models: this digest of the fitted estimator is what compares.
+        mlflow.set_tag("model.digest", estimator_digest(estimator))
 
         info = mlflow.sklearn.log_model(
             estimator,

@@ -1,0 +1,87 @@
+"""Collect the seeds in effect at run start, the determinism switches, and an RNG fingerprint.
+
+Reads what `mlflow_repro._startup` (automatic seeding at import) and `seed_everything` recorded;
+frameworks are inspected only when the user's code already imported them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+from typing import Any
+
+from mlflow_repro._startup import SEED_VAR, STATE
+from mlflow_repro.capture.system import ENV_ALLOWLIST
+from mlflow_repro.manifest import SeedCall, Seeds
+
+
+def rng_fingerprint() -> str:
+    """A short hash of the states of the generators loaded in this process."""
+    digest = hashlib.sha256()
+    random = sys.modules.get("random")
+    if random is not None:
+        digest.update(repr(random.getstate()).encode())
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        state = numpy_random.get_state(legacy=True)
+        digest.update(state[1].tobytes() + repr(state[2:]).encode())
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        digest.update(torch.get_rng_state().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _deterministic() -> dict[str, str]:
+    found: dict[str, str] = {}
+    torch: Any = sys.modules.get("torch")
+    if torch is not None:
+        switches: tuple[tuple[str, Any], ...] = (
+            ("torch.deterministic_algorithms", torch.are_deterministic_algorithms_enabled),
+            ("torch.cudnn.deterministic", lambda: torch.backends.cudnn.deterministic),
+            ("torch.cudnn.benchmark", lambda: torch.backends.cudnn.benchmark),
+            ("torch.cudnn.allow_tf32", lambda: torch.backends.cudnn.allow_tf32),
+            ("torch.matmul.allow_tf32", lambda: torch.backends.cuda.matmul.allow_tf32),
+            ("torch.num_threads", torch.get_num_threads),
+        )
+        for key, read in switches:
+            try:
+                found[key] = str(read())
+            except Exception:
+                continue
+    tensorflow: Any = sys.modules.get("tensorflow")
+    if tensorflow is not None:
+        check = getattr(tensorflow.config.experimental, "is_op_determinism_enabled", None)
+        if check is not None:
+            with contextlib.suppress(Exception):
+                found["tensorflow.op_determinism"] = str(check())
+    return found
+
+
+def collect_seeds() -> tuple[Seeds, list[str]]:
+    from mlflow_repro import seeding
+
+    errors = list(STATE.errors)
+    if seeding.LAST is not None:
+        seed: int | None = seeding.LAST.seed
+        source = f"seed_everything:{seeding.LAST.source}"
+        seeded = list(seeding.LAST.seeded)
+    elif STATE.seed is not None:
+        seed, source, seeded = STATE.seed, f"automatic:{STATE.source}", list(STATE.seeded)
+    else:
+        seed, source, seeded = None, "none", []
+    replay_env = {k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ}
+    if seed is not None:
+        replay_env[SEED_VAR] = str(seed)
+    return Seeds(
+        seed=seed,
+        source=source,
+        seeded=seeded,
+        user_seeds=[SeedCall(function=f, seed=v) for f, v in STATE.user_calls],
+        deterministic=_deterministic(),
+        rng_fingerprint=rng_fingerprint(),
+        pythonhashseed=os.environ.get("PYTHONHASHSEED"),
+        hash_randomization=bool(sys.flags.hash_randomization),
+        replay_env=replay_env,
+    ), errors

@@ -1,0 +1,153 @@
+"""`seed_everything`: one seed for Python, NumPy, PyTorch and TensorFlow, deterministic modes on.
+
+Modelled on Lightning's `fabric/utilities/seed.py`: it returns the seed it used, checks bounds
+with a precise error, hands the seed to child processes through the environment (MLFLOW_REPRO_SEED)
+and treats every framework as optional. What it did is recorded for the manifest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflow_repro._startup import MAX_SEED, SEED_VAR, STATE
+
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+
+
+@dataclass
+class SeedRecord:
+    """The last `seed_everything` call of this process."""
+
+    seed: int
+    source: str  # "argument", "environment" or "fresh"
+    deterministic: bool
+    seeded: list[str] = field(default_factory=list)
+
+
+LAST: SeedRecord | None = None
+
+
+def validate_seed(seed: Any) -> int:
+    """The seed as an int, or a ValueError that says what was wrong and what is allowed."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(
+            f"seed must be an integer between 0 and {MAX_SEED}, got {seed!r} "
+            f"({type(seed).__name__}); pass e.g. seed_everything(42)"
+        )
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(
+            f"seed {seed} is out of bounds: it must be between 0 and {MAX_SEED} (a 32-bit "
+            "unsigned integer, the range NumPy accepts)"
+        )
+    return seed
+
+
+def _installed(name: str) -> Any:
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    return importlib.import_module(name) if found else None
+
+
+def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> int:
+    """Seed `random`, NumPy's legacy global generator, PyTorch and TensorFlow (when installed).
+
+    With `seed=None` the seed comes from MLFLOW_REPRO_SEED (set by replay, or by a parent that
+    called this), else a fresh random one. With `deterministic=True`, PyTorch and TensorFlow are
+    switched to their deterministic algorithms and CUBLAS_WORKSPACE_CONFIG is set for cuBLAS.
+    Returns the seed used; children started afterwards inherit it through MLFLOW_REPRO_SEED.
+    """
+    global LAST
+    source = "argument"
+    if seed is None:
+        raw = os.environ.get(SEED_VAR, "").strip()
+        if raw:
+            try:
+                seed, source = int(raw), "environment"
+            except ValueError:
+                raise ValueError(
+                    f"{SEED_VAR}={raw!r} is not an integer: set it to a seed between 0 and "
+                    f"{MAX_SEED}, or unset it"
+                ) from None
+        else:
+            seed, source = int.from_bytes(os.urandom(4), "little"), "fresh"
+    seed = validate_seed(seed)
+    if deterministic:
+        # Must be in the environment before the first cuBLAS handle is created.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
+    seeded = ["random"]
+    STATE.seeding = True  # these calls are ours, not the user's: not recorded as user seeds
+    try:
+        random.seed(seed)
+        numpy = _installed("numpy")
+        if numpy is not None:
+            numpy.random.seed(seed)
+            seeded.append("numpy")
+        torch = _installed("torch")
+        if torch is not None:
+            torch.manual_seed(seed)  # CPU and every CUDA device
+            if deterministic:
+                torch.use_deterministic_algorithms(True)
+                torch.backends.cudnn.deterministic = True
+                torch.backends.cudnn.benchmark = False
+            seeded.append("torch")
+        tensorflow = _installed("tensorflow")
+        if tensorflow is not None:
+            tensorflow.keras.utils.set_random_seed(seed)
+            if deterministic:
+                tensorflow.config.experimental.enable_op_determinism()
+            seeded.append("tensorflow")
+    finally:
+        STATE.seeding = False
+    os.environ[SEED_VAR] = str(seed)
+    LAST = SeedRecord(seed=seed, source=source, deterministic=deterministic, seeded=seeded)
+    return seed
+
+
+def _current_seed(seed: int | None) -> int:
+    if seed is not None:
+        return validate_seed(seed)
+    if LAST is not None:
+        return LAST.seed
+    if STATE.seed is not None:
+        return STATE.seed
+    raise ValueError("no seed given and none in effect: call seed_everything() first")
+
+
+def numpy_generator(seed: int | None = None) -> Any:
+    """A `numpy.random.Generator` (PCG64) seeded with `seed`, else the seed in effect."""
+    import numpy
+
+    return numpy.random.default_rng(_current_seed(seed))
+
+
+def torch_generator(seed: int | None = None) -> Any:
+    """A `torch.Generator` seeded with `seed`, else the seed in effect: pass it to a DataLoader
+    (`generator=`) so that shuffling and worker seeds follow the run's seed."""
+    import torch
+
+    generator = torch.Generator()
+    generator.manual_seed(_current_seed(seed))
+    return generator
+
+
+def seed_worker(worker_id: int) -> None:
+    """`worker_init_fn` for DataLoader workers: seed `random` and NumPy from torch's worker seed."""
+    import numpy
+    import torch
+
+    worker_seed = torch.initial_seed() % 2**32
+    STATE.seeding = True
+    try:
+        numpy.random.seed(worker_seed)
+        random.seed(worker_seed)
+    finally:
+        STATE.seeding = False

@@ -1,0 +1,130 @@
+"""Automatic seeding end to end: unseeded runs replay with the recorded seed; user seeds win."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlflow_repro.manifest import Manifest
+from tests.conftest import run, venv_env
+
+pytestmark = pytest.mark.e2e
+
+UNSEEDED = """\
+import random
+import numpy as np
+import mlflow
+with mlflow.start_run() as run:
+    mlflow.log_metric("python_random", random.random())
+    mlflow.log_metric("numpy_legacy", float(np.random.rand()))
+    print("RUN_ID=" + run.info.run_id)
+"""
+
+SEEDED_BEFORE_MLFLOW = """\
+import numpy as np
+np.random.seed(7)
+first = float(np.random.rand())
+import mlflow
+with mlflow.start_run() as run:
+    mlflow.log_metric("first", first)
+    mlflow.log_metric("second", float(np.random.rand()))
+    print("RUN_ID=" + run.info.run_id)
+"""
+
+
+def start(script: Path, uri: str, **env: str) -> tuple[dict[str, float], Manifest]:
+    from mlflow.tracking import MlflowClient
+
+    done = run(
+        [sys.executable, str(script)],
+        cwd=script.parent,
+        env=venv_env(MLFLOW_TRACKING_URI=uri, **env),
+    )
+    run_id = next(x[7:] for x in done.stdout.splitlines() if x.startswith("RUN_ID="))
+    client = MlflowClient(tracking_uri=uri)
+    path = client.download_artifacts(run_id, "repro/manifest.json", str(script.parent / run_id))
+    return client.get_run(run_id).data.metrics, Manifest.from_json(Path(path).read_text())
+
+
+def test_an_unseeded_script_gives_the_same_values_with_the_recorded_seed(tmp_path: Path) -> None:
+    script = tmp_path / "draw.py"
+    script.write_text(UNSEEDED)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {"MLFLOW_REPRO_SEED": ""}
+    first, manifest = start(script, uri, **env)
+    assert manifest.seeds.source == "automatic:fresh" and manifest.seeds.seed is not None
+    assert {"random", "numpy.random"} <= set(manifest.seeds.seeded)
+    assert manifest.seeds.user_seeds == []
+
+    replayed, again = start(script, uri, **manifest.seeds.replay_env)
+    assert replayed == first  # exact float equality, value by value
+    assert again.seeds.seed == manifest.seeds.seed
+    assert again.seeds.source == "automatic:environment"
+    assert again.seeds.rng_fingerprint == manifest.seeds.rng_fingerprint
+
+    other, different = start(script, uri, MLFLOW_REPRO_SEED=str((manifest.seeds.seed + 1) % 2**32))
+    assert other != first
+    assert different.seeds.rng_fingerprint != manifest.seeds.rng_fingerprint
+
+
+def test_a_seed_the_user_set_is_never_overridden_and_is_recorded(tmp_path: Path) -> None:
+    import numpy as np
+
+    script = tmp_path / "seeded.py"
+    script.write_text(SEEDED_BEFORE_MLFLOW)
+    metrics, manifest = start(script, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    expected = np.random.RandomState(7)
+    assert metrics == {"first": expected.rand(), "second": expected.rand()}
+    assert [(c.function, c.seed) for c in manifest.seeds.user_seeds] == [("numpy.random.seed", "7")]
+
+
+def test_auto_seeding_can_be_turned_off(tmp_path: Path) -> None:
+    script = tmp_path / "draw.py"
+    script.write_text(UNSEEDED)
+    _, manifest = start(script, f"sqlite:///{tmp_path / 'mlflow.db'}", MLFLOW_REPRO_AUTO_SEED="0")
+    assert manifest.seeds.source == "none" and manifest.seeds.seed is None
+
+
+def _probabilities(uri: str, model_uri: str, table: Path) -> Any:
+    import mlflow
+    import pandas as pd
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.sklearn.load_model(model_uri)
+    finally:
+        mlflow.set_tracking_uri(None)
+    return model.predict_proba(pd.read_csv(table).drop(columns=["target"]))
+
+
+def test_two_template_runs_give_identical_metrics_and_models(
+    template_with_data: Path, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for _ in range(2):
+        run(
+            [sys.executable, "-m", "mlflow_repro", "train", "confs/training.yaml"],
+            cwd=template_with_data,
+            env=venv_env(MLFLOW_TRACKING_URI=uri),
+        )
+    client = MlflowClient(tracking_uri=uri)
+    first, second = client.search_runs(
+        [client.get_experiment_by_name("mlflow-repro").experiment_id], order_by=["start_time"]
+    )
+    assert first.data.metrics == second.data.metrics  # exact float equality
+    assert first.data.tags["model.digest"] == second.data.tags["model.digest"]
+    versions = sorted(
+        client.search_model_versions("name='mlflow-repro-classifier'"), key=lambda v: int(v.version)
+    )
+    # The logged models, loaded back, answer identically on every row (the skops files
+    # themselves differ: they name their members after object ids).
+    table = template_with_data / "data" / "breast_cancer.csv"
+    a, b = (
+        _probabilities(uri, f"models:/mlflow-repro-classifier/{v.version}", table) for v in versions
+    )
+    assert a.shape[0] > 500 and (a == b).all()
