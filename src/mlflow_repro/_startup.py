@@ -1,14 +1,17 @@
-"""Automatic seeding, installed at interpreter start by `mlflow_repro_startup.pth`.
+"""Automatic seeding, installed when the plugin loads (at `import mlflow`).
 
 Unseeded runs become reproducible: each random number generator is seeded with one recorded
-32-bit seed as it is imported (Python's `random`, NumPy's legacy global generator, PyTorch,
-TensorFlow), before any user code can draw from it. A seed the user sets afterwards replaces ours
-as it always would, and the seeding call is observed and recorded, so the manifest names the seed
-in effect. Replay sets MLFLOW_REPRO_SEED to the recorded seed and gets the same streams.
+32-bit seed, either when the plugin loads (generators already imported by then, such as `random`
+and NumPy's, which mlflow itself imports) or as it is imported later (PyTorch, TensorFlow). A seed
+the user sets afterwards replaces ours as it always would, and the seeding call is observed and
+recorded, so the manifest names the seed in effect. Replay sets MLFLOW_REPRO_SEED to the recorded
+seed and gets the same streams.
 
-This runs in every interpreter of the environment, so it imports only what Python has already
-loaded at start (os, sys): no dataclasses, typing or importlib.abc, which would cost tens of
-milliseconds per process. Nothing is seeded until the user's code imports a generator.
+Known gap: a seed set *before* `import mlflow` cannot be seen, and is replaced by ours. Seed after
+importing mlflow, call `seed_everything`, or set MLFLOW_REPRO_AUTO_SEED=0. (An interpreter-start
+hook, a `.pth` file, would close the gap; see docs/architecture.md for why it is not used yet.)
+
+It imports only `os` and `sys`, so that it stays cheap wherever it is loaded.
 MLFLOW_REPRO_AUTO_SEED=0 (or MLFLOW_REPRO_DISABLE=1) turns it off.
 """
 
@@ -165,7 +168,7 @@ def install() -> None:
     _choose_seed()
     already = [name for name in SeedOnImport.targets if name in sys.modules]
     sys.meta_path.insert(0, SeedOnImport())
-    for name in already:  # imported before us (site customisations): seed them now
+    for name in already:  # imported before the plugin loaded: seed them now
         _seed_module(name, sys.modules[name])
 
 

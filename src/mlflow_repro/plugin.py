@@ -24,6 +24,11 @@ import threading
 import uuid
 from typing import Any
 
+try:  # automatic, recorded seeding: installs itself on import; never breaks import mlflow
+    import mlflow_repro._startup  # noqa: F401
+except Exception as exc:  # pragma: no cover - defensive
+    print(f"mlflow-repro: automatic seeding disabled: {exc}", file=sys.stderr)
+
 CAPTURE_ID_TAG = "repro.capture.id"
 CAPTURED_RUN_VAR = "MLFLOW_REPRO_CAPTURED_RUN"  # inherited by children: capture a run once
 JOIN_TIMEOUT_SECONDS = 60.0

@@ -23,11 +23,11 @@ with mlflow.start_run() as run:
     print("RUN_ID=" + run.info.run_id)
 """
 
-SEEDED_BEFORE_MLFLOW = """\
+SEEDED_BY_THE_USER = """\
+import mlflow
 import numpy as np
 np.random.seed(7)
 first = float(np.random.rand())
-import mlflow
 with mlflow.start_run() as run:
     mlflow.log_metric("first", first)
     mlflow.log_metric("second", float(np.random.rand()))
@@ -74,7 +74,7 @@ def test_a_seed_the_user_set_is_never_overridden_and_is_recorded(tmp_path: Path)
     import numpy as np
 
     script = tmp_path / "seeded.py"
-    script.write_text(SEEDED_BEFORE_MLFLOW)
+    script.write_text(SEEDED_BY_THE_USER)
     metrics, manifest = start(script, f"sqlite:///{tmp_path / 'mlflow.db'}")
     expected = np.random.RandomState(7)
     assert metrics == {"first": expected.rand(), "second": expected.rand()}
