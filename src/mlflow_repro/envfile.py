@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from mlflow_repro.errors import LockError
+from mlflow_repro.uvexport import export_command, requirement_lines
 
 HEADER = (
     "# Generated from uv.lock, pyproject.toml and .python-version by `just lock`; do not edit.\n"
@@ -23,15 +24,6 @@ HEADER = (
     "# MLflow's environment cache key changes whenever the lock does.\n"
 )
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-
-
-def _uv() -> str:
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        return "uv"
 
 
 def exact_python_version(project: Path) -> str:
@@ -52,17 +44,7 @@ def locked_requirements(project: Path) -> list[str]:
     """The runtime requirements of uv.lock, one line each with all of their hashes."""
     if not (project / "uv.lock").is_file():
         raise LockError(f"{project / 'uv.lock'} not found: run `uv lock` (or `just lock`) first")
-    cmd = [
-        _uv(),
-        "export",
-        "--frozen",
-        "--no-dev",
-        "--no-emit-project",
-        "--format",
-        "requirements-txt",
-        "--no-header",
-        "--no-annotate",
-    ]
+    cmd = export_command()
     try:
         done = subprocess.run(
             cmd, cwd=project, capture_output=True, text=True, timeout=60, check=False
@@ -71,8 +53,7 @@ def locked_requirements(project: Path) -> list[str]:
         raise LockError(f"`{' '.join(cmd)}` could not run: {exc}") from exc
     if done.returncode != 0:
         raise LockError(f"`uv export` failed (exit {done.returncode}): {done.stderr.strip()}")
-    joined = done.stdout.replace("\\\n", " ")
-    return [" ".join(line.split()) for line in joined.splitlines() if line.strip()]
+    return requirement_lines(done.stdout)
 
 
 def project_marker(project: Path) -> str:

@@ -19,11 +19,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow_repro.envfile import _uv
 from mlflow_repro.errors import PackageError
+from mlflow_repro.uvexport import export_command, uv_binary
 
 BUILD_CONSTRAINTS = "build-constraints.txt"
 RUNTIME_REQUIREMENTS = "requirements.txt"
+
+
+def _uv() -> str:
+    return uv_binary() or "uv"
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> str:
@@ -160,22 +164,7 @@ def build(project: Path, out_dir: Path, epoch: str | None = None) -> Package:
     if len(wheels) != 1:
         raise PackageError(f"expected one wheel in {out_dir}, found {[w.name for w in wheels]}")
     requirements = out_dir / RUNTIME_REQUIREMENTS
-    requirements.write_text(
-        _run(
-            [
-                _uv(),
-                "export",
-                "--frozen",
-                "--no-dev",
-                "--no-emit-project",
-                "--format",
-                "requirements-txt",
-                "--no-header",
-                "--no-annotate",
-            ],
-            cwd=project,
-        )
-    )
+    requirements.write_text(_run(export_command(), cwd=project))
     return Package(wheel=wheels[0], sha256=sha256(wheels[0]), requirements=requirements)
 
 

@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import sys
 import sysconfig
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from mlflow_repro.capture.process import run
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Drift, Environment, InstalledWheel
+from mlflow_repro.uvexport import export_command, requirement_lines, uv_binary
 
 REQUIREMENTS = "requirements.lock.txt"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?==([^\s;]+)")
@@ -23,15 +23,6 @@ _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?==([^\s;]+)")
 
 def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _uv_binary() -> str | None:
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except Exception:
-        return shutil.which("uv")
 
 
 def find_lock(start: Path, stop: Path | None) -> Path | None:
@@ -159,30 +150,12 @@ def _python(**fields: Any) -> Environment:
 
 def export_lock(lock: Path) -> tuple[list[str] | None, str | None]:
     """The lock's requirements, one line each with their hashes, via `uv export` (no network)."""
-    uv = _uv_binary()
-    if uv is None:
+    if uv_binary() is None:
         return None, "uv not found: cannot export uv.lock (install uv: pip install uv)"
-    # --no-dev: what `uv sync --no-dev` installs, as `mlflow run --env-manager uv` does.
-    done = run(
-        [
-            uv,
-            "export",
-            "--frozen",
-            "--no-dev",
-            "--no-emit-project",
-            "--format",
-            "requirements-txt",
-            "--no-header",
-            "--no-annotate",
-            "--offline",
-        ],
-        cwd=lock.parent,
-        timeout=10,
-    )
+    done = run(export_command("--offline"), cwd=lock.parent, timeout=10)
     if not done.ok:
         return None, f"uv export of {lock} failed: {done.error}"
-    text = done.stdout.decode().replace("\\\n", " ")
-    return [" ".join(line.split()) for line in text.splitlines() if line.strip()], None
+    return requirement_lines(done.stdout.decode()), None
 
 
 def collect_environment(
