@@ -7,6 +7,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 export MLFLOW_TRACKING_URI := env("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
 
 conf := "confs/training.yaml"
+# the optional frameworks, as pinned in pyproject.toml's extras `torch` and `tensorflow`
+frameworks := "torch==2.13.0 tensorflow-cpu==2.21.0"
 experiment := "mlflow-repro"
 env_manager := "uv"
 
@@ -15,9 +17,17 @@ default:
     @just --list
 
 # install the locked environment (.venv) from uv.lock, hash-checked
+# (--inexact: keeps what `install-frameworks` added with pip; `just clean-all` starts afresh)
 [group('install')]
 install:
-    uv sync --frozen
+    uv sync --frozen --inexact
+
+# add PyTorch and TensorFlow (CPU builds) to .venv with pip, for confs/training-{torch,tensorflow}.yaml
+# (pip, not uv: uv would fetch torch's CUDA build, several GB; elsewhere set
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU build)
+[group('install')]
+install-frameworks: install
+    python3 -m pip --python .venv/bin/python install --quiet --disable-pip-version-check {{frameworks}}
 
 # bring the DVC-tracked data into the workspace: pull from the remote, else rebuild it
 [group('install')]
@@ -36,10 +46,10 @@ train conf=conf env_manager=env_manager: data
 ui port="5000":
     uv run --frozen mlflow ui --backend-store-uri "$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port {{port}}
 
-# run the whole test suite (installs the environment and the data first)
+# run the whole test suite (installs the environment, the frameworks and the data first)
 [group('check')]
-test *args: data
-    uv run --frozen pytest {{args}}
+test *args: install-frameworks data
+    MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 uv run --frozen pytest {{args}}
 
 # lint, format check and type check
 [group('check')]

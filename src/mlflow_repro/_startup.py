@@ -40,6 +40,8 @@ class State:
         self.user_calls: list[tuple[str, str]] = []  # (function, repr(seed)) from user code
         self.errors: list[str] = []
         self.seeding = False  # True while we call a seeding function ourselves
+        self.deterministic = False  # set by seed_everything(deterministic=True): frameworks
+        # imported afterwards get their deterministic mode at import, with their seed
 
 
 STATE = State()
@@ -77,6 +79,11 @@ def _seed_module(name: str, module: object) -> None:
             module.seed = _observe("numpy.random.seed", module.seed)  # type: ignore[attr-defined]
         elif name == "torch":
             module.manual_seed(STATE.seed)  # type: ignore[attr-defined]
+            if STATE.deterministic:
+                torch: Any = module
+                torch.use_deterministic_algorithms(True)
+                torch.backends.cudnn.deterministic = True
+                torch.backends.cudnn.benchmark = False
             module.manual_seed = _observe(  # type: ignore[attr-defined]
                 "torch.manual_seed",
                 module.manual_seed,  # type: ignore[attr-defined]
@@ -84,6 +91,8 @@ def _seed_module(name: str, module: object) -> None:
         elif name == "tensorflow":
             random = module.random  # type: ignore[attr-defined]
             random.set_seed(STATE.seed)
+            if STATE.deterministic:
+                module.config.experimental.enable_op_determinism()  # type: ignore[attr-defined]
             random.set_seed = _observe("tensorflow.random.set_seed", random.set_seed)
         STATE.seeded.append(name)
     except Exception as exc:  # a generator we cannot seed stays as it was
@@ -155,6 +164,12 @@ def _choose_seed() -> None:
     STATE.seed, STATE.source = int.from_bytes(os.urandom(4), "little"), "fresh"
 
 
+def install_hook() -> None:
+    """Watch imports of the generator modules (idempotent)."""
+    if not any(isinstance(f, SeedOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, SeedOnImport())
+
+
 def install() -> None:
     flags = (os.environ.get(AUTO_SEED_VAR, "1"), os.environ.get("MLFLOW_REPRO_DISABLE", ""))
     if flags[0].strip().lower() in {"0", "false", "no"} or flags[1].strip().lower() in {
@@ -167,7 +182,7 @@ def install() -> None:
         return
     _choose_seed()
     already = [name for name in SeedOnImport.targets if name in sys.modules]
-    sys.meta_path.insert(0, SeedOnImport())
+    install_hook()
     for name in already:  # imported before the plugin loaded: seed them now
         _seed_module(name, sys.modules[name])
 

@@ -107,6 +107,8 @@ class Environment:
     requirements: Payload | None = None
     requirement_count: int = 0
     drift: list[Drift] = field(default_factory=list)
+    # installed beside the lock (pip-installed frameworks, dev tools): name -> version
+    unlocked: dict[str, str] = field(default_factory=dict)
     wheels: list[InstalledWheel] = field(default_factory=list)
     image: str | None = None  # the container image, when the launcher says (MLFLOW_REPRO_IMAGE)
 

@@ -37,6 +37,7 @@ _lock = threading.Lock()
 _captured: Any = None
 _capture_id = uuid.uuid4().hex
 _pending: list[threading.Thread] = []
+_published: list[str] = []  # resumed runs whose capture was logged (their seeds are refreshed)
 
 
 def enabled() -> bool:
@@ -109,13 +110,50 @@ def _capture_resumed_run(run_id: str) -> None:
         )
         publish(client, run, process_capture(launch), with_tags=True)
         client.set_tag(run_id, CAPTURE_ID_TAG, _capture_id)
+        _published.append(run_id)
     except Exception as exc:  # the user's run goes on whatever happens here
         print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)
+
+
+def _refresh_seeds(run_id: str) -> None:
+    """At exit: re-log the seeds section when the job seeded after `import mlflow`.
+
+    A resumed run is captured as mlflow is imported, before the job's own code runs; a job that
+    then calls `seed_everything` or `torch.manual_seed` changes the seeds in effect. The RNG
+    fingerprint keeps its run-start value.
+    """
+    import dataclasses
+
+    from mlflow_repro.capture.seeds import collect_seeds
+
+    captured = _captured
+    if captured is None:
+        return
+    old = captured.manifest.seeds
+    seeds, _ = collect_seeds()
+    seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint)
+    if seeds == old:
+        return
+    from mlflow.entities import RunTag
+    from mlflow.tracking.client import MlflowClient
+
+    from mlflow_repro.manifest import TAG_PREFIX
+
+    manifest = dataclasses.replace(captured.manifest, seeds=seeds)
+    client = MlflowClient()
+    client.log_text(run_id, manifest.to_json(), "repro/manifest.json")
+    tags = {k: v for k, v in manifest.tags().items() if k.startswith(TAG_PREFIX + "seed")}
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def _wait_for_pending() -> None:
     for thread in _pending:
         thread.join(JOIN_TIMEOUT_SECONDS)
+    for run_id in _published:
+        try:
+            _refresh_seeds(run_id)
+        except Exception as exc:  # never fail the user's exit
+            print(f"mlflow-repro: seeds for run {run_id} not refreshed: {exc}", file=sys.stderr)
 
 
 def _start_resumed_run_capture() -> None:

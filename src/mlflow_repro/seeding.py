@@ -7,14 +7,13 @@ and treats every framework as optional. What it did is recorded for the manifest
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_repro._startup import MAX_SEED, SEED_VAR, STATE
+from mlflow_repro._startup import MAX_SEED, SEED_VAR, STATE, install_hook
 
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
 
@@ -27,6 +26,7 @@ class SeedRecord:
     source: str  # "argument", "environment" or "fresh"
     deterministic: bool
     seeded: list[str] = field(default_factory=list)
+    mark: int = 0  # len(STATE.seeded) at the call: frameworks the import hook seeded later follow
 
 
 LAST: SeedRecord | None = None
@@ -47,18 +47,12 @@ def validate_seed(seed: Any) -> int:
     return seed
 
 
-def _installed(name: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    try:
-        found = importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        found = False
-    return importlib.import_module(name) if found else None
-
-
 def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> int:
     """Seed `random`, NumPy's legacy global generator, PyTorch and TensorFlow (when installed).
+
+    Frameworks already imported are seeded now; one imported later is seeded (and switched to
+    its deterministic mode) by the import hook as it loads, so that calling this never pays for
+    importing a framework the program does not use.
 
     With `seed=None` the seed comes from MLFLOW_REPRO_SEED (set by replay, or by a parent that
     called this), else a fresh random one. With `deterministic=True`, PyTorch and TensorFlow are
@@ -87,11 +81,14 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
     STATE.seeding = True  # these calls are ours, not the user's: not recorded as user seeds
     try:
         random.seed(seed)
-        numpy = _installed("numpy")
+        try:  # a dependency of mlflow-repro, and cheap to import
+            import numpy
+        except ImportError:  # pragma: no cover - numpy is a dependency
+            numpy = None  # type: ignore[assignment]
         if numpy is not None:
             numpy.random.seed(seed)
             seeded.append("numpy")
-        torch = _installed("torch")
+        torch: Any = sys.modules.get("torch")
         if torch is not None:
             torch.manual_seed(seed)  # CPU and every CUDA device
             if deterministic:
@@ -99,7 +96,7 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
                 torch.backends.cudnn.deterministic = True
                 torch.backends.cudnn.benchmark = False
             seeded.append("torch")
-        tensorflow = _installed("tensorflow")
+        tensorflow: Any = sys.modules.get("tensorflow")
         if tensorflow is not None:
             tensorflow.keras.utils.set_random_seed(seed)
             if deterministic:
@@ -107,8 +104,13 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
             seeded.append("tensorflow")
     finally:
         STATE.seeding = False
+    # Generators imported from now on get this seed (and deterministic mode) as they load.
+    STATE.seed, STATE.deterministic = seed, deterministic
+    install_hook()
     os.environ[SEED_VAR] = str(seed)
-    LAST = SeedRecord(seed=seed, source=source, deterministic=deterministic, seeded=seeded)
+    LAST = SeedRecord(
+        seed=seed, source=source, deterministic=deterministic, seeded=seeded, mark=len(STATE.seeded)
+    )
     return seed
 
 

@@ -135,6 +135,29 @@ def _drift(locked: dict[str, str], installed: dict[str, str]) -> list[Drift]:
     ]
 
 
+def _unlocked(lines: list[str], installed: dict[str, str], root: Path | None) -> dict[str, str]:
+    """Installed distributions the export does not name (under any marker), the project aside."""
+    named = {normalize(m.group(1)) for m in map(_PIN.match, lines) if m}
+    project = _project_name(root)
+    return {
+        name: version
+        for name, version in sorted(installed.items())
+        if name not in named and name != project
+    }
+
+
+def _project_name(root: Path | None) -> str | None:
+    if root is None or not (root / "pyproject.toml").is_file():
+        return None
+    import tomllib
+
+    try:
+        name = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["project"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return normalize(str(name))
+
+
 def _python(**fields: Any) -> Environment:
     build = platform.python_build()
     return Environment(
@@ -182,6 +205,7 @@ def collect_environment(
             requirements=payload,
             requirement_count=len(lines),
             drift=_drift(_pins(lines), installed),
+            unlocked=_unlocked(lines, installed, lock.parent),
         ), errors
     # No usable lock: what is installed, exact versions but no hashes (weaker).
     purelib = sysconfig.get_paths().get("purelib", "")

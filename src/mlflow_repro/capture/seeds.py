@@ -52,10 +52,11 @@ def _deterministic() -> dict[str, str]:
                 continue
     tensorflow: Any = sys.modules.get("tensorflow")
     if tensorflow is not None:
-        check = getattr(tensorflow.config.experimental, "is_op_determinism_enabled", None)
-        if check is not None:
-            with contextlib.suppress(Exception):
-                found["tensorflow.op_determinism"] = str(check())
+        # Not exported under tf.config (2.21): the private module has it since 2.8.
+        with contextlib.suppress(Exception):
+            from tensorflow.python.framework import config as tf_config
+
+            found["tensorflow.op_determinism"] = str(tf_config.is_op_determinism_enabled())
     return found
 
 
@@ -66,7 +67,8 @@ def collect_seeds() -> tuple[Seeds, list[str]]:
     if seeding.LAST is not None:
         seed: int | None = seeding.LAST.seed
         source = f"seed_everything:{seeding.LAST.source}"
-        seeded = list(seeding.LAST.seeded)
+        later = STATE.seeded[seeding.LAST.mark :]
+        seeded = seeding.LAST.seeded + [n for n in later if n not in seeding.LAST.seeded]
     elif STATE.seed is not None:
         seed, source, seeded = STATE.seed, f"automatic:{STATE.source}", list(STATE.seeded)
     else:

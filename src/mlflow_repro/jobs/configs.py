@@ -48,8 +48,35 @@ class LogisticRegressionModel(StrictModel):
     random_state: Annotated[int, pdt.Field(ge=0, le=2**32 - 1)] = 42
 
 
+class NeuralNetModel(StrictModel):
+    """A small multilayer perceptron; its seed goes to `seed_everything` before training."""
+
+    hidden_units: Annotated[list[Annotated[int, pdt.Field(ge=1)]], pdt.Field(min_length=1)] = [
+        32,
+        16,
+    ]
+    epochs: Annotated[int, pdt.Field(ge=1)] = 30
+    batch_size: Annotated[int, pdt.Field(ge=1)] = 32
+    learning_rate: Annotated[float, pdt.Field(gt=0.0)] = 1e-3
+    seed: Annotated[int, pdt.Field(ge=0, le=2**32 - 1)] = 42
+    deterministic: bool = True
+
+
+class TorchMLPModel(NeuralNetModel):
+    """A PyTorch MLP (extra `torch`), logged with MLflow's pytorch flavour."""
+
+    KIND: Literal["TorchMLP"] = "TorchMLP"
+
+
+class KerasMLPModel(NeuralNetModel):
+    """A Keras MLP on TensorFlow (extra `tensorflow`), logged with MLflow's tensorflow flavour."""
+
+    KIND: Literal["KerasMLP"] = "KerasMLP"
+
+
 ModelConfig = Annotated[
-    RandomForestModel | LogisticRegressionModel, pdt.Field(discriminator="KIND")
+    RandomForestModel | LogisticRegressionModel | TorchMLPModel | KerasMLPModel,
+    pdt.Field(discriminator="KIND"),
 ]
 
 
@@ -77,7 +104,13 @@ class Config(StrictModel):
 # (job.TrainingJob.model...); the user wrote job.model..., so those parts are left out.
 _KINDS = {
     kind.model_fields["KIND"].default
-    for kind in (TrainingJob, RandomForestModel, LogisticRegressionModel)
+    for kind in (
+        TrainingJob,
+        RandomForestModel,
+        LogisticRegressionModel,
+        TorchMLPModel,
+        KerasMLPModel,
+    )
 }
 
 

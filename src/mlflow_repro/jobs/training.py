@@ -9,10 +9,16 @@ from typing import Any
 
 from mlflow_repro.errors import DataError
 from mlflow_repro.jobs.configs import (
+    KerasMLPModel,
     LogisticRegressionModel,
+    ModelConfig,
+    NeuralNetModel,
     RandomForestModel,
+    TorchMLPModel,
     TrainingJob,
 )
+from mlflow_repro.jobs.neural import Fitted, fit_keras, fit_torch, require_framework
+from mlflow_repro.seeding import seed_everything
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,57 @@ def _estimator(model: RandomForestModel | LogisticRegressionModel) -> Any:
     )
 
 
+def _fit_sklearn(
+    model: RandomForestModel | LogisticRegressionModel, x_train: Any, y_train: Any
+) -> Fitted:
+    estimator = _estimator(model)
+    estimator.fit(x_train, y_train)
+
+    def log_model(**kwargs: Any) -> Any:
+        import mlflow.sklearn
+
+        # Our own estimator, saved moments ago: its tree storage type is safe to reload.
+        return mlflow.sklearn.log_model(
+            estimator, skops_trusted_types=["sklearn.tree._tree.Tree"], **kwargs
+        )
+
+    return Fitted(
+        scores=lambda x: estimator.predict_proba(x)[:, 1],
+        # The pyfunc form predicts class labels; as float64 the schema also admits them without
+        # the missing-values warning MLflow prints for integer columns.
+        served=lambda x: estimator.predict(x).astype("float64"),
+        log_model=log_model,
+    )
+
+
+def _fit(model: ModelConfig, x_train: Any, y_train: Any) -> Fitted:
+    if isinstance(model, TorchMLPModel):
+        return fit_torch(model, x_train.to_numpy("float32"), y_train.to_numpy())
+    if isinstance(model, KerasMLPModel):
+        return fit_keras(model, x_train.to_numpy("float32"), y_train.to_numpy())
+    return _fit_sklearn(model, x_train, y_train)
+
+
+def _model_input(model: ModelConfig, features: Any) -> Any:
+    """What the logged model takes: the table for scikit-learn, float32 arrays for the MLPs."""
+    if isinstance(model, TorchMLPModel | KerasMLPModel):
+        return features.to_numpy("float32")
+    return features
+
+
+def logged_model_digest(model_uri: str) -> str:
+    """`modelfiles.model_digest` of a logged model, read back from the artifact store."""
+    import tempfile
+
+    import mlflow
+
+    from mlflow_repro.modelfiles import model_digest, model_files
+
+    with tempfile.TemporaryDirectory(prefix="mlflow-repro-model-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp)
+        return model_digest(model_files(local))
+
+
 def load_table(job: TrainingJob) -> Any:
     """Read the training CSV, with a clear error when DVC has not materialised it."""
     import pandas as pd
@@ -72,14 +129,6 @@ def load_table(job: TrainingJob) -> Any:
             f"columns are {list(frame.columns)[:10]}..."
         )
     return frame
-
-
-def estimator_digest(estimator: Any) -> str:
-    """sha256 of the estimator's pickle (protocol 4): equal for equal fitted models."""
-    import hashlib
-    import pickle
-
-    return hashlib.sha256(pickle.dumps(estimator, protocol=4)).hexdigest()
 
 
 def _dataset_source(path: str) -> Any:
@@ -105,6 +154,7 @@ def run_training(job: TrainingJob, conf_file: str) -> TrainingResult:
     from sklearn import metrics
     from sklearn.model_selection import train_test_split
 
+    require_framework(job.model, conf_file)
     frame = load_table(job)
     features = frame.drop(columns=[job.data.target])
     target = frame[job.data.target]
@@ -116,6 +166,10 @@ def run_training(job: TrainingJob, conf_file: str) -> TrainingResult:
         stratify=target,
     )
 
+    if isinstance(job.model, NeuralNetModel):
+        # Before the run starts, so that its manifest records this seed. PyTorch / TensorFlow,
+        # imported later, are seeded and made deterministic as they load.
+        seed_everything(job.model.seed, deterministic=job.model.deterministic)
     if "MLFLOW_RUN_ID" not in os.environ:
         mlflow.set_experiment(job.experiment_name)
     with mlflow.start_run(run_name=job.run_name) as run:
@@ -129,32 +183,31 @@ def run_training(job: TrainingJob, conf_file: str) -> TrainingResult:
         )
         mlflow.log_input(dataset, context="training")
 
-        estimator = _estimator(job.model)
-        estimator.fit(x_train, y_train)
-        predicted = estimator.predict(x_test)
-        scores = estimator.predict_proba(x_test)[:, 1]
+        fitted = _fit(job.model, x_train, y_train)
+        test_scores = fitted.scores(_model_input(job.model, x_test))
+        train_scores = fitted.scores(_model_input(job.model, x_train))
+        predicted = (test_scores >= 0.5).astype("int64")
         results = {
             "test_accuracy": float(metrics.accuracy_score(y_test, predicted)),
             "test_f1": float(metrics.f1_score(y_test, predicted)),
-            "test_roc_auc": float(metrics.roc_auc_score(y_test, scores)),
-            "train_accuracy": float(metrics.accuracy_score(y_train, estimator.predict(x_train))),
+            "test_roc_auc": float(metrics.roc_auc_score(y_test, test_scores)),
+            # continuous, unlike the three above: any change in the scores shows here
+            "test_log_loss": float(metrics.log_loss(y_test, test_scores, labels=[0, 1])),
+            "train_accuracy": float(
+                metrics.accuracy_score(y_train, (train_scores >= 0.5).astype("int64"))
+            ),
         }
         mlflow.log_metrics(results)
-        # The skops file MLflow writes names its members after object ids, so its bytes differ
-        # between identical models: this digest of the fitted estimator is what compares.
-        mlflow.set_tag("model.digest", estimator_digest(estimator))
-
-        info = mlflow.sklearn.log_model(
-            estimator,
+        example = _model_input(job.model, x_test)[:3]
+        info = fitted.log_model(
             name="model",
-            # Class labels are integers; as float64 the schema also admits them without the
-            # missing-values warning MLflow prints for integer columns.
-            signature=infer_signature(x_test, predicted.astype("float64")),
-            input_example=x_test.head(3),
+            signature=infer_signature(example, fitted.served(example)),
+            input_example=example,
             registered_model_name=job.registered_model_name,
-            # Our own estimator, saved moments ago: its tree storage type is safe to reload.
-            skops_trusted_types=["sklearn.tree._tree.Tree"],
         )
+        # Equal for equal models: the hash of the logged files' content, with the object ids and
+        # save times some formats write normalised (see mlflow_repro.modelfiles).
+        mlflow.set_tag("model.digest", logged_model_digest(info.model_uri))
         version = info.registered_model_version
         return TrainingResult(
             run_id=run.info.run_id,
