@@ -8,6 +8,8 @@ next; the command line prints that message and exits non-zero instead of showing
      +-- DataError          the training data is missing or does not match what was expected
      +-- LockError          uv.lock / python_env.yaml cannot be read, exported or are out of date
      +-- PackageError       the wheel cannot be built reproducibly (constraints, hashes, uv build)
+     +-- ReplayError        a run cannot be replayed (no such run, no manifest, missing commit,
+                            data, interpreter or a hash that does not match)
 """
 
 from __future__ import annotations
@@ -37,3 +39,7 @@ class LockError(ReproError):
 
 class PackageError(ReproError):
     """Building or verifying the wheel failed."""
+
+
+class ReplayError(ReproError):
+    """A logged run cannot be rebuilt as recorded."""

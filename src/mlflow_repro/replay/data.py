@@ -1,0 +1,103 @@
+"""Data: every DVC-tracked file restored to its recorded md5, in the workspace.
+
+Sources in order: the user's DVC cache (used as a read-only remote, so nothing is written to it),
+the project's own remotes (a relative local remote resolved against the user's repository, as it
+was when the run was made), then re-running the stage that produces the file at that commit. The
+restored files are hashed and must match the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow_repro.errors import ReplayError
+from mlflow_repro.manifest import Data
+
+USER_CACHE_REMOTE = "mlflow-repro-user-cache"
+
+
+@dataclass(frozen=True)
+class Restored:
+    path: str
+    md5: str
+    how: str  # "user-cache", "remote", "stage" or "already-present"
+
+
+def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+
+
+def _md5(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _point_remotes_at_user_repo(dvc_root: Path, user_root: Path | None) -> None:
+    """A remote given as a relative local path meant the user's repository, not the clone."""
+    if user_root is None:
+        return
+    listed = _dvc("remote", "list", cwd=dvc_root)
+    for line in listed.stdout.splitlines():
+        parts = line.split()
+        if len(parts) < 2 or "://" in parts[1] or Path(parts[1]).is_absolute():
+            continue
+        resolved = (user_root / ".dvc" / parts[1]).resolve()
+        _dvc("remote", "modify", "--local", parts[0], "url", str(resolved), cwd=dvc_root)
+
+
+def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str) -> list[Restored]:
+    """Bring every recorded DVC output into `workspace` with its recorded md5, or fail naming it."""
+    outs = [f for f in data.files if f.role == "out" and f.md5 and not f.md5.endswith(".dir")]
+    if not outs or data.dvc_root is None:
+        return []
+    user_root = Path(repo_root) if repo_root else None
+    dvc_root = workspace
+    if user_root is not None and Path(data.dvc_root).is_relative_to(user_root):
+        dvc_root = workspace / Path(data.dvc_root).relative_to(user_root)
+
+    def missing() -> list[str]:
+        return [f.path for f in outs if _md5(dvc_root / f.path) != f.md5]
+
+    how = dict.fromkeys((f.path for f in outs), "already-present")
+    steps: list[tuple[str, list[str]]] = []
+    if user_root is not None and (user_root / ".dvc" / "cache").is_dir():
+        cache = str(user_root / ".dvc" / "cache")
+        _dvc("remote", "add", "--local", "--force", USER_CACHE_REMOTE, cache, cwd=dvc_root)
+        steps.append(("user-cache", ["pull", "--quiet", "--remote", USER_CACHE_REMOTE]))
+    _point_remotes_at_user_repo(dvc_root, user_root)
+    steps.append(("remote", ["pull", "--quiet"]))
+    steps.append(("stage", ["repro", "--quiet"]))
+    problems: list[str] = []
+    for name, args in steps:
+        before = set(missing())
+        if not before:
+            break
+        done = _dvc(*args, cwd=dvc_root)
+        if done.returncode != 0:
+            problems.append(f"dvc {' '.join(args)}: {done.stderr.strip()[-300:]}")
+        for path in before - set(missing()):
+            how[path] = name
+    wrong = missing()
+    if wrong:
+        details = "; ".join(
+            f"{f.path}: recorded md5 {f.md5}, found {_md5(dvc_root / f.path) or 'nothing'}"
+            for f in outs
+            if f.path in wrong
+        )
+        tried = " | ".join(problems) or "no source had it"
+        raise ReplayError(
+            f"run {run_id}: data could not be restored as recorded ({details}). Tried the DVC "
+            f"cache, the remotes and the stage: {tried}"
+        )
+    return [Restored(path=f.path, md5=f.md5, how=how[f.path]) for f in outs]

@@ -1,0 +1,128 @@
+"""`reproduce`: fetch the manifest, rebuild code, environment and data, re-run, verify."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlflow_repro.replay.progress import Progress
+from mlflow_repro.replay.verify import Verdict
+
+REPLAY_TAG = "repro.replay."
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    original_run_id: str
+    new_run_id: str
+    workspace: str
+    verdict: Verdict
+    data: list[dict[str, str]] = field(default_factory=list)
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+def reproduce(
+    run_id: str,
+    *,
+    workdir: Path | None = None,
+    env_manager: str | None = None,
+    backend: str = "local",
+    backend_config: dict[str, Any] | None = None,
+    rel_tol: float = 0.0,
+    abs_tol: float = 0.0,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    """Replay run `run_id` from its manifest and compare the new run with it.
+
+    Raises ReplayError (nothing changed: no run created, the user's checkout untouched) when the
+    run cannot be rebuilt as recorded.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro.replay.data import restore_data
+    from mlflow_repro.replay.launch import check_environment, launch
+    from mlflow_repro.replay.source import load_original
+    from mlflow_repro.replay.verify import compare_runs
+
+    progress = progress or Progress(total=6)
+    new_id, restored = "", []
+    client = MlflowClient()
+    scratch = Path(tempfile.mkdtemp(prefix="mlflow-repro-replay-"))
+    workspace = (workdir or scratch / "workspace").resolve()
+    if workspace.exists():
+        from mlflow_repro.errors import ReplayError
+
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise ReplayError(f"workspace {workspace} already exists: pass a new directory")
+    launched = False
+    try:
+        with progress.step("manifest", f"run {run_id} from {client.tracking_uri}"):
+            original = load_original(client, run_id, scratch / "original")
+            manifest = original.manifest
+        with progress.step("code", f"commit {manifest.code.commit} + recorded changes"):
+            from mlflow_repro.replay.workspace import build_workspace
+
+            source = build_workspace(manifest.code, original.payloads, workspace, run_id)
+            progress.note(f"cloned from {source} into {workspace}")
+        with progress.step("environment", f"Python {manifest.environment.python_version}, lock"):
+            check_environment(manifest, workspace, run_id)
+        with progress.step("data", f"{len(manifest.data.files)} DVC-tracked files"):
+            restored = restore_data(manifest.data, workspace, manifest.code.repo_root, run_id)
+            for item in restored:
+                progress.note(f"{item.path} md5 {item.md5} ({item.how})")
+        # Like with like: by default the environment manager the original run was made with.
+        env_manager = env_manager or original.run.data.tags.get("mlflow.project.env", "local")
+        with progress.step("run", f"mlflow run --env-manager {env_manager} (backend {backend})"):
+            launched = True
+            new_id = launch(
+                workspace,
+                original.run,
+                manifest,
+                env_manager=env_manager,
+                backend=backend,
+                backend_config=backend_config,
+            )
+        with progress.step("verify", f"run {new_id} against {run_id}"):
+            verdict = compare_runs(
+                client, original.run, client.get_run(new_id), rel_tol=rel_tol, abs_tol=abs_tol
+            )
+    finally:
+        if not launched:
+            shutil.rmtree(scratch, ignore_errors=True)
+            if workdir is not None:
+                shutil.rmtree(workspace, ignore_errors=True)
+    result = ReplayResult(
+        original_run_id=run_id,
+        new_run_id=new_id,
+        workspace=str(workspace),
+        verdict=verdict,
+        data=[asdict(r) for r in restored],
+        durations=dict(progress.durations),
+    )
+    _record(client, result)
+    return result
+
+
+def _record(client: Any, result: ReplayResult) -> None:
+    """The verdict as tags on the new run (linking back to the original) and repro/replay.json."""
+    from mlflow.entities import RunTag
+
+    verdict = result.verdict
+    tags = {
+        REPLAY_TAG + "of": result.original_run_id,
+        REPLAY_TAG + "verdict": verdict.verdict,
+        REPLAY_TAG + "differences": str(len(verdict.differences)),
+        REPLAY_TAG + "workspace": result.workspace,
+        "mlflow.note.content": (
+            f"Replay of run {result.original_run_id}: **{verdict.verdict}**"
+            + "".join(f"\n- {d}" for d in verdict.differences[:50])
+        ),
+    }
+    client.log_batch(result.new_run_id, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
+    client.log_text(
+        result.new_run_id, json.dumps(asdict(result), indent=2, sort_keys=True), "repro/replay.json"
+    )

@@ -1,0 +1,102 @@
+"""Verify: compare the new run with the original, value by value and hash by hash."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflow_repro.modelfiles import ModelFile, model_files
+
+IDENTICAL, WITHIN_TOLERANCE, DIFFERENT = "identical", "within_tolerance", "different"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a comparison, with every difference found."""
+
+    verdict: str  # "identical", "within_tolerance" or "different"
+    metrics_compared: int = 0
+    params_compared: int = 0
+    model_files_compared: int = 0
+    differences: list[str] = field(default_factory=list)
+    tolerated: list[str] = field(default_factory=list)  # metric deltas within the tolerance
+
+
+def _models(client: Any, run: Any) -> dict[str, dict[str, ModelFile]]:
+    """The run's logged models (by name), each as its files' hashes."""
+    import mlflow
+
+    found = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+    )
+    out: dict[str, dict[str, ModelFile]] = {}
+    for model in found:
+        with tempfile.TemporaryDirectory(prefix="mlflow-repro-verify-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=model.artifact_location, dst_path=tmp, tracking_uri=client.tracking_uri
+            )
+            out[model.name] = {f.path: f for f in model_files(local)}
+    return out
+
+
+def _compare_metrics(
+    old: dict[str, float], new: dict[str, float], rel: float, abs_: float
+) -> tuple[list[str], list[str]]:
+    differences, tolerated = [], []
+    for key in sorted(set(old) | set(new)):
+        if key not in new or key not in old:
+            differences.append(
+                f"metric {key}: only in the {'original' if key in old else 'new'} run"
+            )
+            continue
+        a, b = old[key], new[key]
+        if a == b or (math.isnan(a) and math.isnan(b)):
+            continue
+        if (rel or abs_) and math.isclose(a, b, rel_tol=rel, abs_tol=abs_):
+            tolerated.append(f"metric {key}: {a!r} -> {b!r}")
+        else:
+            differences.append(f"metric {key}: {a!r} -> {b!r}")
+    return differences, tolerated
+
+
+def compare_runs(
+    client: Any, original: Any, new: Any, *, rel_tol: float = 0.0, abs_tol: float = 0.0
+) -> Verdict:
+    """Every metric (exact unless a tolerance is given), every param, every logged model file."""
+    differences, tolerated = _compare_metrics(
+        original.data.metrics, new.data.metrics, rel_tol, abs_tol
+    )
+    old_params, new_params = original.data.params, new.data.params
+    for key in sorted(set(old_params) | set(new_params)):
+        if old_params.get(key) != new_params.get(key):
+            differences.append(f"param {key}: {old_params.get(key)!r} -> {new_params.get(key)!r}")
+    old_models, new_models = _models(client, original), _models(client, new)
+    compared = 0
+    for name in sorted(set(old_models) | set(new_models)):
+        if name not in old_models or name not in new_models:
+            where = "original" if name in old_models else "new"
+            differences.append(f"model {name}: logged only by the {where} run")
+            continue
+        a, b = old_models[name], new_models[name]
+        for path in sorted(set(a) | set(b)):
+            if path not in a or path not in b:
+                differences.append(f"model {name}: file {path} only in one run")
+            elif a[path].canonical != "logging-metadata":
+                compared += 1
+                if a[path].content != b[path].content:
+                    differences.append(
+                        f"model {name}: {path} sha256 {a[path].content[:16]} -> "
+                        f"{b[path].content[:16]}"
+                    )
+    verdict = DIFFERENT if differences else (WITHIN_TOLERANCE if tolerated else IDENTICAL)
+    return Verdict(
+        verdict=verdict,
+        metrics_compared=len(set(original.data.metrics) | set(new.data.metrics)),
+        params_compared=len(set(old_params) | set(new_params)),
+        model_files_compared=compared,
+        differences=differences,
+        tolerated=tolerated,
+    )

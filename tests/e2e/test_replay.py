@@ -1,0 +1,177 @@
+"""Replay end to end: real git, DVC, uv and `mlflow run`; each replay verified value by value.
+
+Bad input must end with a clear message, exit status 2, no new run and the user's checkout as it
+was.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run, venv_env
+
+pytestmark = pytest.mark.e2e
+
+
+def git_state(project: Path) -> tuple[str, str]:
+    head = run(["git", "rev-parse", "HEAD"], cwd=project).stdout
+    return head, run(["git", "status", "--porcelain", "-uall"], cwd=project).stdout
+
+
+class Project:
+    """A user's clone of the template (its origin holds the commit), and a tracking store."""
+
+    def __init__(self, root: Path, uri: str) -> None:
+        self.root, self.uri = root, uri
+
+    def train(self, env_manager: str = "local", **env: str) -> str:
+        cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", "replay"]
+        cmd += ["--env-manager", env_manager, "-P", "conf_file=confs/training.yaml", "."]
+        done = run(cmd, cwd=self.root, env=venv_env(MLFLOW_TRACKING_URI=self.uri, **env))
+        return done.stderr.split("Run (ID '")[-1].split("'")[0]
+
+    def reproduce(self, run_id: str, *args: str, check: bool = True) -> Any:
+        cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", run_id, *args]
+        return run(
+            cmd, cwd=self.root.parent, env=venv_env(MLFLOW_TRACKING_URI=self.uri), check=check
+        )
+
+    def runs(self) -> list[Any]:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.uri)
+        experiment = client.get_experiment_by_name("replay")
+        return list(client.search_runs([experiment.experiment_id])) if experiment else []
+
+
+@pytest.fixture
+def project(template_with_data: Path, tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=tmp_path)
+    shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
+    return Project(root, f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def verdict_of(project: Project, done: Any, original: str) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    [new_id] = [r.info.run_id for r in project.runs() if r.info.run_id != original]
+    new = MlflowClient(tracking_uri=project.uri).get_run(new_id)
+    assert new.data.tags["repro.replay.of"] == original
+    return new
+
+
+def test_a_clean_commit_replays_identical_in_a_uv_environment(project: Project) -> None:
+    original = project.train("uv")
+    before = git_state(project.root)
+    done = project.reproduce(original)  # the recorded environment manager: uv
+    assert ": identical (" in done.stdout
+    for step in ("manifest", "code", "environment", "data", "run", "verify"):
+        assert f"{step}: done in" in done.stderr
+    new = verdict_of(project, done, original)
+    assert new.data.tags["repro.replay.verdict"] == "identical"
+    assert new.data.tags["mlflow.project.env"] == "uv"
+    old = {r.info.run_id: r for r in project.runs()}[original]
+    assert new.data.metrics == old.data.metrics and new.data.params == old.data.params
+    assert new.data.tags["model.digest"] == old.data.tags["model.digest"]
+    assert "repro.replay.of" not in old.data.tags
+    assert git_state(project.root) == before  # the user's checkout was only read
+
+
+def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> None:
+    conf = project.root / "confs" / "training.yaml"
+    conf.write_text(conf.read_text().replace("n_estimators: 100", "n_estimators: 7"))
+    (project.root / "NOTES.md").write_text("an untracked note\n")
+    original = project.train()
+    conf.write_text(conf.read_text().replace("n_estimators: 7", "n_estimators: 100"))
+    done = project.reproduce(original)
+    new = verdict_of(project, done, original)
+    assert new.data.params["model.n_estimators"] == "7"
+    assert new.data.tags["repro.replay.verdict"] == "identical"
+    workspace = Path(new.data.tags["repro.replay.workspace"])
+    assert (workspace / "NOTES.md").read_text() == "an untracked note\n"
+
+
+def test_a_different_result_is_reported_and_exits_1(project: Project) -> None:
+    """The replay sets the recorded seed; a job whose result follows an unrecorded input differs."""
+    script = project.root / "src" / "mlflow_repro" / "jobs" / "training.py"
+    script.write_text(
+        script.read_text().replace(
+            "        mlflow.log_metrics(results)",
+            "        import time\n        results['clock'] = time.time()\n"
+            "        mlflow.log_metrics(results)",
+        )
+    )
+    original = project.train()
+    done = project.reproduce(original, check=False)
+    assert done.returncode == 1
+    assert ": different (" in done.stdout and "differs: metric clock:" in done.stdout
+    new = verdict_of(project, done, original)
+    assert new.data.tags["repro.replay.verdict"] == "different"
+
+
+def bad(project: Project, run_id: str, fragment: str) -> None:
+    before_runs = {r.info.run_id for r in project.runs()}
+    before = git_state(project.root)
+    done = project.reproduce(run_id, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "mlflow-repro: error:" in done.stderr and fragment in done.stderr
+    assert {r.info.run_id for r in project.runs()} == before_runs
+    assert git_state(project.root) == before
+
+
+def test_an_unknown_run_id_is_named(project: Project) -> None:
+    project.train()
+    bad(project, "0" * 32, f"no run with id '{'0' * 32}'")
+
+
+def test_a_run_without_a_manifest_is_refused(project: Project) -> None:
+    bare = project.train(MLFLOW_REPRO_DISABLE="1")
+    bad(project, bare, "has no repro/manifest.json")
+
+
+def relog_manifest(project: Project, run_id: str, change: Any) -> None:
+    """What a manifest could say (another machine, another lock): rewritten for the test."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=project.uri)
+    path = client.download_artifacts(run_id, "repro/manifest.json", str(project.root.parent))
+    manifest = json.loads(Path(path).read_text())
+    change(manifest)
+    client.log_text(run_id, json.dumps(manifest), "repro/manifest.json")
+
+
+def test_a_commit_missing_from_every_source_is_named(project: Project) -> None:
+    original = project.train()
+    relog_manifest(project, original, lambda m: m["code"].update(commit="f" * 40))
+    bad(project, original, f"commit {'f' * 40} is not in any source")
+
+
+def test_a_lock_that_does_not_match_is_refused(project: Project) -> None:
+    original = project.train()
+    relog_manifest(project, original, lambda m: m["environment"].update(lock_file_sha256="0" * 64))
+    bad(project, original, "uv.lock in the rebuilt workspace has sha256")
+
+
+def test_a_python_that_is_not_installed_is_named(project: Project) -> None:
+    original = project.train()
+    relog_manifest(project, original, lambda m: m["environment"].update(python_version="3.9.99"))
+    bad(project, original, "ran on Python 3.9.99, which is not installed here")
+
+
+def test_data_that_no_source_can_restore_is_named(project: Project) -> None:
+    original = project.train()
+
+    def other_data(manifest: dict[str, Any]) -> None:
+        for item in manifest["data"]["files"]:
+            if item["path"] == "data/breast_cancer.csv":
+                item["md5"] = "0" * 32
+
+    relog_manifest(project, original, other_data)
+    bad(project, original, "data/breast_cancer.csv: recorded md5 " + "0" * 32)
