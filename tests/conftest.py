@@ -130,6 +130,22 @@ def venv_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def mlflow_run(
+    project: Path,
+    uri: str,
+    conf: str,
+    env_manager: str = "local",
+    check: bool = True,
+    experiment: str = "e2e",
+) -> subprocess.CompletedProcess[str]:
+    """`mlflow run` of the template's `main` entry point with `conf`, logging to `uri`."""
+    import sys
+
+    cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", experiment]
+    cmd += ["--env-manager", env_manager, "-P", f"conf_file={conf}", "."]
+    return run(cmd, cwd=project, env=venv_env(MLFLOW_TRACKING_URI=uri), check=check)
+
+
 def free_port() -> int:
     import socket
 

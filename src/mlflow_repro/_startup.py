@@ -65,6 +65,16 @@ def _observe(name: str, original: object) -> object:
     return seed
 
 
+def make_deterministic(name: str, module: Any) -> None:
+    """Switch a framework to its deterministic algorithms (the one place that knows how)."""
+    if name == "torch":
+        module.use_deterministic_algorithms(True)
+        module.backends.cudnn.deterministic = True
+        module.backends.cudnn.benchmark = False
+    elif name == "tensorflow":
+        module.config.experimental.enable_op_determinism()
+
+
 def _seed_module(name: str, module: object) -> None:
     """Seed the freshly imported generator module and observe later seeding calls."""
     if STATE.seed is None:
@@ -80,10 +90,7 @@ def _seed_module(name: str, module: object) -> None:
         elif name == "torch":
             module.manual_seed(STATE.seed)  # type: ignore[attr-defined]
             if STATE.deterministic:
-                torch: Any = module
-                torch.use_deterministic_algorithms(True)
-                torch.backends.cudnn.deterministic = True
-                torch.backends.cudnn.benchmark = False
+                make_deterministic("torch", module)
             module.manual_seed = _observe(  # type: ignore[attr-defined]
                 "torch.manual_seed",
                 module.manual_seed,  # type: ignore[attr-defined]
@@ -92,7 +99,7 @@ def _seed_module(name: str, module: object) -> None:
             random = module.random  # type: ignore[attr-defined]
             random.set_seed(STATE.seed)
             if STATE.deterministic:
-                module.config.experimental.enable_op_determinism()  # type: ignore[attr-defined]
+                make_deterministic("tensorflow", module)
             random.set_seed = _observe("tensorflow.random.set_seed", random.set_seed)
         STATE.seeded.append(name)
     except Exception as exc:  # a generator we cannot seed stays as it was

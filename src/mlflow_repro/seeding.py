@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_repro._startup import MAX_SEED, SEED_VAR, STATE, install_hook
+from mlflow_repro._startup import MAX_SEED, SEED_VAR, STATE, install_hook, make_deterministic
 
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
 
@@ -92,15 +92,13 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
         if torch is not None:
             torch.manual_seed(seed)  # CPU and every CUDA device
             if deterministic:
-                torch.use_deterministic_algorithms(True)
-                torch.backends.cudnn.deterministic = True
-                torch.backends.cudnn.benchmark = False
+                make_deterministic("torch", torch)
             seeded.append("torch")
         tensorflow: Any = sys.modules.get("tensorflow")
         if tensorflow is not None:
             tensorflow.keras.utils.set_random_seed(seed)
             if deterministic:
-                tensorflow.config.experimental.enable_op_determinism()
+                make_deterministic("tensorflow", tensorflow)
             seeded.append("tensorflow")
     finally:
         STATE.seeding = False

@@ -12,15 +12,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mlflow_repro.modelfiles import ModelFile, model_digest, model_files
-from tests.conftest import run, venv_env
+from tests.conftest import mlflow_run
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +37,6 @@ def require(module: str | None) -> None:
     if os.environ.get("MLFLOW_REPRO_REQUIRE_FRAMEWORKS") == "1":
         pytest.fail(f"{module} is not installed: run `just install-frameworks`")
     pytest.skip(f"{module} is not installed (optional extra; `just install-frameworks`)")
-
-
-def mlflow_run(project: Path, uri: str, conf: str, env_manager: str = "local", **kw: bool) -> Any:
-    cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", "frameworks"]
-    cmd += ["--env-manager", env_manager, "-P", f"conf_file={conf}", "."]
-    return run(cmd, cwd=project, env=venv_env(MLFLOW_TRACKING_URI=uri), **kw)
 
 
 def logged_files(uri: str, model_uri: str) -> dict[str, ModelFile]:
@@ -68,8 +60,8 @@ def test_two_runs_give_identical_metrics_and_model_files(
     conf, module, registered = CONFS[framework]
     require(module)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow_run(template_with_data, uri, conf)
-    mlflow_run(template_with_data, uri, conf)
+    mlflow_run(template_with_data, uri, conf, experiment="frameworks")
+    mlflow_run(template_with_data, uri, conf, experiment="frameworks")
 
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("frameworks").experiment_id
@@ -117,7 +109,9 @@ def test_a_missing_framework_is_a_clear_error_and_fails_the_run(
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = mlflow_run(template_with_data, uri, "confs/training-torch.yaml", "uv", check=False)
+    done = mlflow_run(
+        template_with_data, uri, "confs/training-torch.yaml", "uv", False, "frameworks"
+    )
     assert done.returncode != 0
     assert "job.model.KIND: TorchMLP needs torch, which is not installed" in done.stderr
     assert "just install-frameworks" in done.stderr

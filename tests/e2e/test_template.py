@@ -10,30 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, copy_template, run, venv_env
+from tests.conftest import REPO_ROOT, copy_template, mlflow_run, run, venv_env
 
 pytestmark = pytest.mark.e2e
 
 INVALID = REPO_ROOT / "tests" / "confs" / "invalid"
-
-
-def mlflow_run(
-    project: Path, uri: str, conf: str, env_manager: str = "local", check: bool = True
-) -> object:
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "run",
-        "--experiment-name",
-        "e2e",
-        "--env-manager",
-        env_manager,
-        "-P",
-        f"conf_file={conf}",
-        ".",
-    ]
-    return run(cmd, cwd=project, env=venv_env(MLFLOW_TRACKING_URI=uri), check=check)
 
 
 def all_runs(uri: str) -> list[object]:
