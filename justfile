@@ -60,8 +60,9 @@ check: install
 
 # print the benchmarks (ratios against baselines measured in the same run)
 [group('check')]
-bench: install
+bench: install data
     uv run --frozen python benchmarks/capture_overhead.py
+    uv run --frozen python benchmarks/replay_overhead.py
 
 # format the code
 [group('check')]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -209,3 +210,11 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def require(module: str | None) -> None:
+    if module is None or importlib.util.find_spec(module) is not None:
+        return
+    if os.environ.get("MLFLOW_REPRO_REQUIRE_FRAMEWORKS") == "1":
+        pytest.fail(f"{module} is not installed: run `just install-frameworks`")
+    pytest.skip(f"{module} is not installed (optional extra; `just install-frameworks`)")

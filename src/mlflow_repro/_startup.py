@@ -1,18 +1,18 @@
 """Automatic seeding, installed when the plugin loads (at `import mlflow`).
 
-Unseeded runs become reproducible: each random number generator is seeded with one recorded
-32-bit seed, either when the plugin loads (generators already imported by then, such as `random`
-and NumPy's, which mlflow itself imports) or as it is imported later (PyTorch, TensorFlow). A seed
-the user sets afterwards replaces ours as it always would, and the seeding call is observed and
-recorded, so the manifest names the seed in effect. Replay sets MLFLOW_REPRO_SEED to the recorded
-seed and gets the same streams.
+Unseeded runs become reproducible without changing what a program does with a seed of its own:
 
-Known gap: a seed set *before* `import mlflow` cannot be seen, and is replaced by ours. Seed after
-importing mlflow, call `seed_everything`, or set MLFLOW_REPRO_AUTO_SEED=0. (An interpreter-start
-hook, a `.pth` file, would close the gap; see docs/architecture.md for why it is not used yet.)
+- Generators imported *after* the plugin loads (PyTorch and TensorFlow, usually) are seeded, as
+  they are imported, with one recorded 32-bit seed (MLFLOW_REPRO_SEED, else fresh).
+- Generators imported *before* it loads (`random` and NumPy's legacy generator, which mlflow
+  itself imports, and anything the user imported and maybe seeded first) are never reseeded:
+  their state at plugin load is kept (`STATE.preloaded`), logged as `repro/seeds/rng_state.json`,
+  and restored from that file when MLFLOW_REPRO_RNG_STATE names it (replay does).
 
-It imports only `os` and `sys`, so that it stays cheap wherever it is loaded.
-MLFLOW_REPRO_AUTO_SEED=0 (or MLFLOW_REPRO_DISABLE=1) turns it off.
+Every seeding function is observed, so seeds the user sets later are recorded, never replaced.
+
+It imports only `os` and `sys` at load (json and base64 on a replay), so that it stays cheap
+wherever it is loaded. MLFLOW_REPRO_AUTO_SEED=0 (or MLFLOW_REPRO_DISABLE=1) turns it off.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 SEED_VAR = "MLFLOW_REPRO_SEED"
 AUTO_SEED_VAR = "MLFLOW_REPRO_AUTO_SEED"
+STATE_VAR = "MLFLOW_REPRO_RNG_STATE"  # path of a logged repro/seeds/rng_state.json to restore
 MAX_SEED = 2**32 - 1
 
 
@@ -42,6 +43,10 @@ class State:
         self.seeding = False  # True while we call a seeding function ourselves
         self.deterministic = False  # set by seed_everything(deterministic=True): frameworks
         # imported afterwards get their deterministic mode at import, with their seed
+        self.preloaded: dict[str, Any] = {}  # imported before the plugin: name -> state at load,
+        # as plain JSON data (None where a framework's state cannot be read: TensorFlow)
+        self.restore: dict[str, Any] = {}  # states read from MLFLOW_REPRO_RNG_STATE
+        self.restored: list[str] = []  # generators set from those states
 
 
 STATE = State()
@@ -75,37 +80,96 @@ def make_deterministic(name: str, module: Any) -> None:
         module.config.experimental.enable_op_determinism()
 
 
-def _seed_module(name: str, module: object) -> None:
-    """Seed the freshly imported generator module and observe later seeding calls."""
+def snapshot(name: str, module: Any) -> Any:
+    """The generator's state as plain JSON data (None for one that cannot be read back)."""
+    if name == "random":
+        version, internal, gauss_next = module.getstate()
+        return {"version": version, "internal": list(internal), "gauss_next": gauss_next}
+    if name == "numpy.random":
+        state = module.get_state(legacy=False)
+        key = state["state"]["key"]
+        return {**state, "state": {**state["state"], "key": [int(k) for k in key]}}
+    if name == "torch":  # the CPU generator only: CUDA ones are not initialised at import mlflow
+        import base64
+
+        return {"cpu": base64.b64encode(module.get_rng_state().numpy().tobytes()).decode()}
+    return None  # tensorflow: op seeds derive from a graph seed it does not expose
+
+
+def _set_state(name: str, module: Any, state: Any) -> None:
+    if name == "random":
+        module.setstate((state["version"], tuple(state["internal"]), state["gauss_next"]))
+    elif name == "numpy.random":
+        module.set_state(state)
+    elif name == "torch":
+        import base64
+
+        raw = bytearray(base64.b64decode(state["cpu"]))
+        module.set_rng_state(module.frombuffer(raw, dtype=module.uint8).clone())
+    else:
+        raise ValueError(f"no state can be restored for {name}")
+
+
+def _watch(name: str, module: Any) -> None:
+    """Wrap the module's seeding function so that calls from user code are recorded."""
+    if name in ("random", "numpy.random"):
+        module.seed = _observe(f"{name}.seed", module.seed)
+    elif name == "torch":
+        module.manual_seed = _observe("torch.manual_seed", module.manual_seed)
+    elif name == "tensorflow":
+        random = module.random
+        random.set_seed = _observe("tensorflow.random.set_seed", random.set_seed)
+
+
+def _seed(name: str, module: Any) -> None:
+    """Seed the generator with STATE.seed, and switch on its deterministic mode if asked."""
+    if name in ("random", "numpy.random"):
+        module.seed(STATE.seed)
+    elif name == "torch":
+        module.manual_seed(STATE.seed)
+        if STATE.deterministic:
+            make_deterministic("torch", module)
+    elif name == "tensorflow":
+        module.random.set_seed(STATE.seed)
+        if STATE.deterministic:
+            make_deterministic("tensorflow", module)
+
+
+def _restore(name: str, module: Any) -> bool:
+    """Set the generator to the state MLFLOW_REPRO_RNG_STATE holds for it, if any."""
+    if STATE.restore.get(name) is None:
+        return False
+    _set_state(name, module, STATE.restore[name])
+    STATE.restored.append(name)
+    return True
+
+
+def _seed_module(name: str, module: Any) -> None:
+    """A generator module was just imported (after the plugin loaded): restore or seed it, and
+    observe later seeding calls."""
     if STATE.seed is None:
         return
     STATE.seeding = True
     try:
-        if name == "random":
-            module.seed(STATE.seed)  # type: ignore[attr-defined]
-            module.seed = _observe("random.seed", module.seed)  # type: ignore[attr-defined]
-        elif name == "numpy.random":
-            module.seed(STATE.seed)  # type: ignore[attr-defined]
-            module.seed = _observe("numpy.random.seed", module.seed)  # type: ignore[attr-defined]
-        elif name == "torch":
-            module.manual_seed(STATE.seed)  # type: ignore[attr-defined]
-            if STATE.deterministic:
-                make_deterministic("torch", module)
-            module.manual_seed = _observe(  # type: ignore[attr-defined]
-                "torch.manual_seed",
-                module.manual_seed,  # type: ignore[attr-defined]
-            )
-        elif name == "tensorflow":
-            random = module.random  # type: ignore[attr-defined]
-            random.set_seed(STATE.seed)
-            if STATE.deterministic:
-                make_deterministic("tensorflow", module)
-            random.set_seed = _observe("tensorflow.random.set_seed", random.set_seed)
-        STATE.seeded.append(name)
+        if not _restore(name, module):
+            _seed(name, module)
+            STATE.seeded.append(name)
+        _watch(name, module)
     except Exception as exc:  # a generator we cannot seed stays as it was
         STATE.errors.append(f"seeding {name}: {type(exc).__name__}: {exc}")
     finally:
         STATE.seeding = False
+
+
+def _keep_preloaded(name: str, module: Any) -> None:
+    """A generator imported before the plugin loaded: never reseeded (the program may have seeded
+    it); restored on replay, its state recorded, later seeding calls observed."""
+    try:
+        _restore(name, module)
+        STATE.preloaded[name] = snapshot(name, module)
+        _watch(name, module)
+    except Exception as exc:
+        STATE.errors.append(f"recording the state of {name}: {type(exc).__name__}: {exc}")
 
 
 class _SeedAfterLoad:
@@ -171,6 +235,25 @@ def _choose_seed() -> None:
     STATE.seed, STATE.source = int.from_bytes(os.urandom(4), "little"), "fresh"
 
 
+def _read_states() -> None:
+    path = os.environ.get(STATE_VAR, "").strip()
+    if not path:
+        return
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            states = json.load(handle)["generators"]
+        if not isinstance(states, dict):
+            raise ValueError("'generators' is not a mapping")
+        STATE.restore = states
+    except Exception as exc:
+        STATE.errors.append(
+            f"{STATE_VAR}={path!r} could not be read ({type(exc).__name__}: {exc}): generators "
+            "keep their own state; pass the repro/seeds/rng_state.json of the run to replay"
+        )
+
+
 def install_hook() -> None:
     """Watch imports of the generator modules (idempotent)."""
     if not any(isinstance(f, SeedOnImport) for f in sys.meta_path):
@@ -188,10 +271,15 @@ def install() -> None:
     if any(isinstance(f, SeedOnImport) for f in sys.meta_path):
         return
     _choose_seed()
-    already = [name for name in SeedOnImport.targets if name in sys.modules]
+    _read_states()
+    already = sorted(name for name in SeedOnImport.targets if name in sys.modules)
     install_hook()
-    for name in already:  # imported before the plugin loaded: seed them now
-        _seed_module(name, sys.modules[name])
+    STATE.seeding = True
+    try:
+        for name in already:
+            _keep_preloaded(name, sys.modules[name])
+    finally:
+        STATE.seeding = False
 
 
 install()

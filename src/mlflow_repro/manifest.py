@@ -70,6 +70,9 @@ class Launch:
     launcher: str = "python"  # "mlflow run" or "python"
     entry_point: str | None = None
     argv: list[str] = field(default_factory=list)
+    # The interpreter's arguments as typed (sys.orig_argv without the interpreter): keeps
+    # `-m package.module` and interpreter options that argv loses. Credentials withheld.
+    command: list[str] = field(default_factory=list)
     workdir: str | None = None  # the working directory relative to the repository root
 
 
@@ -146,6 +149,11 @@ class Seeds:
     seed: int | None = None  # the seed mlflow-repro applied (seed_everything or automatic)
     source: str = "none"  # "seed_everything:<argument|environment|fresh>", "automatic:<...>"
     seeded: list[str] = field(default_factory=list)  # generators seeded with `seed`
+    # Generators imported before mlflow-repro loaded are never reseeded (the program may have
+    # seeded them): the sha256 (16 hex) of their state at load, or "unrecorded" (TensorFlow).
+    preloaded: dict[str, str] = field(default_factory=dict)
+    state: Payload | None = None  # repro/seeds/rng_state.json: those states, for replay
+    restored: list[str] = field(default_factory=list)  # set from MLFLOW_REPRO_RNG_STATE
     user_seeds: list[SeedCall] = field(default_factory=list)  # later calls by the user's code
     deterministic: dict[str, str] = field(default_factory=dict)  # framework switches in force
     rng_fingerprint: str = ""  # sha256 (16 hex) of the generators' states at run start
@@ -225,6 +233,7 @@ class Manifest:
         """Every file the manifest says was logged beside it."""
         found = [self.code.diff, self.environment.requirements]
         found += [u.payload for u in self.code.untracked]
+        found.append(self.seeds.state)
         return [p for p in found if p is not None]
 
     def tags(self) -> dict[str, str]:
@@ -253,6 +262,8 @@ class Manifest:
             "seed.user": ", ".join(f"{c.function}({c.seed})" for c in self.seeds.user_seeds)[:1000]
             or "-",
             "seed.rng": self.seeds.rng_fingerprint or "-",
+            "seed.preloaded": ", ".join(f"{k}@{v}" for k, v in sorted(self.seeds.preloaded.items()))
+            or "-",
             "seed.pythonhashseed": self.seeds.pythonhashseed or "random",
             "platform": f"{self.platform.system}-{self.platform.machine}",
             "gpu": _gpu_summary(self.gpu),

@@ -31,6 +31,8 @@ except Exception as exc:  # pragma: no cover - defensive
 
 CAPTURE_ID_TAG = "repro.capture.id"
 CAPTURED_RUN_VAR = "MLFLOW_REPRO_CAPTURED_RUN"  # inherited by children: capture a run once
+REPLAY_TOKEN_VAR = "MLFLOW_REPRO_REPLAY_TOKEN"  # set by replay for a plain script: tags its runs
+REPLAY_TOKEN_TAG = "repro.replay.token"
 JOIN_TIMEOUT_SECONDS = 60.0
 
 _lock = threading.Lock()
@@ -105,9 +107,9 @@ def _capture_resumed_run(run_id: str) -> None:
         run = client.get_run(run_id)
         if "repro.manifest.version" in run.data.tags:
             return
-        launch = Launch(
-            launcher="mlflow run", entry_point=run.data.tags.get("mlflow.project.entryPoint")
-        )
+        entry_point = run.data.tags.get("mlflow.project.entryPoint")
+        # No entry point: a plain process handed a run id (as replay does for plain scripts).
+        launch = Launch(launcher="mlflow run" if entry_point else "python", entry_point=entry_point)
         publish(client, run, process_capture(launch), with_tags=True)
         client.set_tag(run_id, CAPTURE_ID_TAG, _capture_id)
         _published.append(run_id)
@@ -131,7 +133,7 @@ def _refresh_seeds(run_id: str) -> None:
         return
     old = captured.manifest.seeds
     seeds, _ = collect_seeds()
-    seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint)
+    seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint, state=old.state)
     if seeds == old:
         return
     from mlflow.entities import RunTag
@@ -161,6 +163,9 @@ def _start_resumed_run_capture() -> None:
     if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not enabled():
         return
     os.environ[CAPTURED_RUN_VAR] = run_id
+    from mlflow_repro.capture import seeds
+
+    seeds.RUN_START_FINGERPRINT = seeds.rng_fingerprint()  # before the job draws or seeds
     thread = threading.Thread(
         target=_capture_resumed_run, args=(run_id,), daemon=True, name="mlflow-repro-capture"
     )
@@ -200,6 +205,10 @@ class ReproRunContext:
                 return {}
             captured = process_capture()
             _install_create_run_hook()
-            return {**captured.manifest.tags(), CAPTURE_ID_TAG: _capture_id}
+            tags = {**captured.manifest.tags(), CAPTURE_ID_TAG: _capture_id}
+            token = os.environ.get(REPLAY_TOKEN_VAR, "").strip()
+            if token:  # how replay finds the run a re-run plain script started
+                tags[REPLAY_TOKEN_TAG] = token[:250]
+            return tags
         except Exception as exc:  # MLflow would drop our tags silently: say why instead
             return {"repro.capture.errors": f"plugin: {type(exc).__name__}: {exc}"[:4000]}

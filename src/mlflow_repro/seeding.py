@@ -102,8 +102,10 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
             seeded.append("tensorflow")
     finally:
         STATE.seeding = False
-    # Generators imported from now on get this seed (and deterministic mode) as they load.
+    # Generators imported from now on get this seed (and deterministic mode) as they load; a
+    # replay's recorded load-time states no longer apply.
     STATE.seed, STATE.deterministic = seed, deterministic
+    STATE.restore = {}
     install_hook()
     os.environ[SEED_VAR] = str(seed)
     LAST = SeedRecord(

@@ -9,16 +9,14 @@ framework fails there instead of skipping.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from mlflow_repro.modelfiles import ModelFile, model_digest, model_files
-from tests.conftest import mlflow_run
+from tests.conftest import mlflow_run, require
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +27,6 @@ CONFS = {
 }
 # Files whose bytes may differ between equal models, and why (their content must not).
 NOISY = {"model.skops": "skops object ids", "data/model.keras": "keras object ids, save time"}
-
-
-def require(module: str | None) -> None:
-    if module is None or importlib.util.find_spec(module) is not None:
-        return
-    if os.environ.get("MLFLOW_REPRO_REQUIRE_FRAMEWORKS") == "1":
-        pytest.fail(f"{module} is not installed: run `just install-frameworks`")
-    pytest.skip(f"{module} is not installed (optional extra; `just install-frameworks`)")
 
 
 def logged_files(uri: str, model_uri: str) -> dict[str, ModelFile]:

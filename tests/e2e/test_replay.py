@@ -58,10 +58,11 @@ def project(template_with_data: Path, tmp_path: Path) -> Project:
     return Project(root, f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
-def verdict_of(project: Project, done: Any, original: str) -> Any:
+def verdict_of(project: Project, done: Any, original: str, others: set[str] = frozenset()) -> Any:
     from mlflow.tracking import MlflowClient
 
-    [new_id] = [r.info.run_id for r in project.runs() if r.info.run_id != original]
+    known = {original, *others}
+    [new_id] = [r.info.run_id for r in project.runs() if r.info.run_id not in known]
     new = MlflowClient(tracking_uri=project.uri).get_run(new_id)
     assert new.data.tags["repro.replay.of"] == original
     return new
@@ -114,6 +115,81 @@ def test_a_different_result_is_reported_and_exits_1(project: Project) -> None:
     assert ": different (" in done.stdout and "differs: metric clock:" in done.stdout
     new = verdict_of(project, done, original)
     assert new.data.tags["repro.replay.verdict"] == "different"
+
+
+def test_older_data_is_restored_after_the_data_changed_and_a_later_commit(
+    project: Project,
+) -> None:
+    table = project.root / "data" / "breast_cancer.csv"
+    run(
+        [sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=project.root
+    )  # the first version, cached
+    older = project.train()
+    lines = table.read_text().splitlines(keepends=True)
+    table.write_text("".join(lines[:-120]))  # the data changes ...
+    run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=project.root)
+    run(["git", "commit", "--quiet", "-am", "fewer rows"], cwd=project.root)  # ... and is committed
+    newer = project.train()
+    runs = {r.info.run_id: r for r in project.runs()}
+    assert runs[older].data.metrics != runs[newer].data.metrics
+    before, data_before = git_state(project.root), table.read_bytes()
+
+    done = project.reproduce(older)
+    assert "data/breast_cancer.csv md5" in done.stderr and "(user-cache)" in done.stderr
+    new = verdict_of(project, done, older, others={newer})
+    assert new.data.tags["repro.replay.verdict"] == "identical"
+    assert new.data.metrics == runs[older].data.metrics
+    workspace = Path(new.data.tags["repro.replay.workspace"])
+    assert len((workspace / "data" / "breast_cancer.csv").read_text().splitlines()) == len(lines)
+    assert git_state(project.root) == before and table.read_bytes() == data_before
+
+
+PLAIN_SCRIPT = """\
+import argparse
+import random
+
+import numpy as np
+import mlflow
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--scale", type=float, required=True)
+args = parser.parse_args()
+with open("data/breast_cancer.csv") as table:
+    rows = sum(1 for _ in table)
+mlflow.set_experiment("replay")
+with mlflow.start_run():  # never seeded: the draws follow the states recorded at import mlflow
+    mlflow.log_param("scale", args.scale)
+    mlflow.log_metric("python_random", args.scale * random.random())
+    mlflow.log_metric("numpy_legacy", args.scale * float(np.random.rand()))
+    mlflow.log_metric("rows", rows)
+"""
+
+
+def test_a_plain_script_run_is_replayed_from_its_command_line(project: Project) -> None:
+    script = project.root / "scripts" / "draw.py"
+    script.parent.mkdir()
+    script.write_text(PLAIN_SCRIPT)
+    run(["git", "add", "scripts"], cwd=project.root)
+    run(["git", "commit", "--quiet", "-m", "a plain script"], cwd=project.root)  # not pushed
+    cmd = [sys.executable, "scripts/draw.py", "--scale", "2"]
+    run(cmd, cwd=project.root, env=venv_env(MLFLOW_TRACKING_URI=project.uri))
+    [original] = project.runs()
+    assert original.data.metrics["python_random"] != 0
+    before = git_state(project.root)
+
+    done = project.reproduce(original.info.run_id)  # a uv environment from the recorded uv.lock
+    assert ": identical (" in done.stdout, done.stdout + done.stderr
+    assert "run: scripts/draw.py --scale 2 (uv) ..." in done.stderr
+    new = verdict_of(project, done, original.info.run_id)
+    assert new.data.tags["repro.replay.verdict"] == "identical"
+    assert new.data.metrics == original.data.metrics  # unseeded draws, value by value
+    assert new.info.run_name == original.info.run_name  # MLflow drew it from the same state
+    assert new.data.params == {"scale": "2.0"}
+    assert new.data.tags["repro.replay.command"] == "scripts/draw.py --scale 2"
+    assert new.info.status == "FINISHED"
+    workspace = Path(new.data.tags["repro.replay.workspace"])
+    assert (workspace / ".venv").is_dir()  # rebuilt by uv, not this interpreter
+    assert git_state(project.root) == before
 
 
 def bad(project: Project, run_id: str, fragment: str) -> None:

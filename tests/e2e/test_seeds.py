@@ -23,7 +23,7 @@ with mlflow.start_run() as run:
     print("RUN_ID=" + run.info.run_id)
 """
 
-SEEDED_BY_THE_USER = """\
+SEEDED_AFTER_IMPORT = """\
 import mlflow
 import numpy as np
 np.random.seed(7)
@@ -34,8 +34,24 @@ with mlflow.start_run() as run:
     print("RUN_ID=" + run.info.run_id)
 """
 
+SEEDED_BEFORE_IMPORT = """\
+import numpy as np
+np.random.seed(7)
+first = float(np.random.rand())
+import mlflow
+with mlflow.start_run() as run:
+    mlflow.log_metric("first", first)
+    mlflow.log_metric("second", float(np.random.rand()))
+    print("RUN_ID=" + run.info.run_id)
+"""
+
 
 def start(script: Path, uri: str, **env: str) -> tuple[dict[str, float], Manifest]:
+    metrics, manifest, _ = start_run_of(script, uri, **env)
+    return metrics, manifest
+
+
+def start_run_of(script: Path, uri: str, **env: str) -> tuple[dict[str, float], Manifest, str]:
     from mlflow.tracking import MlflowClient
 
     done = run(
@@ -46,39 +62,52 @@ def start(script: Path, uri: str, **env: str) -> tuple[dict[str, float], Manifes
     run_id = next(x[7:] for x in done.stdout.splitlines() if x.startswith("RUN_ID="))
     client = MlflowClient(tracking_uri=uri)
     path = client.download_artifacts(run_id, "repro/manifest.json", str(script.parent / run_id))
-    return client.get_run(run_id).data.metrics, Manifest.from_json(Path(path).read_text())
+    return client.get_run(run_id).data.metrics, Manifest.from_json(Path(path).read_text()), run_id
 
 
 def test_an_unseeded_script_gives_the_same_values_with_the_recorded_seed(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
     script = tmp_path / "draw.py"
     script.write_text(UNSEEDED)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {"MLFLOW_REPRO_SEED": ""}
-    first, manifest = start(script, uri, **env)
-    assert manifest.seeds.source == "automatic:fresh" and manifest.seeds.seed is not None
-    assert {"random", "numpy.random"} <= set(manifest.seeds.seeded)
-    assert manifest.seeds.user_seeds == []
+    env = {"MLFLOW_REPRO_SEED": "", "MLFLOW_REPRO_RNG_STATE": ""}
+    first, manifest, run_id = start_run_of(script, uri, **env)
+    seeds = manifest.seeds
+    assert seeds.source == "automatic:fresh" and seeds.seed is not None
+    # mlflow imports random and NumPy before the plugin loads: left as they were, state recorded
+    assert set(seeds.preloaded) == {"random", "numpy.random"} and seeds.seeded == []
+    assert seeds.state is not None and seeds.user_seeds == [] and seeds.restored == []
+    state = MlflowClient(tracking_uri=uri).download_artifacts(
+        run_id, seeds.state.path, str(tmp_path / "state")
+    )
 
-    replayed, again = start(script, uri, **manifest.seeds.replay_env)
+    replayed, again = start(script, uri, **seeds.replay_env, MLFLOW_REPRO_RNG_STATE=state)
     assert replayed == first  # exact float equality, value by value
-    assert again.seeds.seed == manifest.seeds.seed
-    assert again.seeds.source == "automatic:environment"
-    assert again.seeds.rng_fingerprint == manifest.seeds.rng_fingerprint
+    assert again.seeds.seed == seeds.seed and again.seeds.source == "automatic:environment"
+    assert sorted(again.seeds.restored) == ["numpy.random", "random"]
+    assert again.seeds.preloaded == seeds.preloaded
+    assert again.seeds.rng_fingerprint == seeds.rng_fingerprint
 
-    other, different = start(script, uri, MLFLOW_REPRO_SEED=str((manifest.seeds.seed + 1) % 2**32))
+    other, different = start(script, uri, **seeds.replay_env)  # the seed alone is not enough
     assert other != first
-    assert different.seeds.rng_fingerprint != manifest.seeds.rng_fingerprint
+    assert different.seeds.rng_fingerprint != seeds.rng_fingerprint
 
 
-def test_a_seed_the_user_set_is_never_overridden_and_is_recorded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("script_text", [SEEDED_AFTER_IMPORT, SEEDED_BEFORE_IMPORT])
+def test_a_seed_the_user_set_is_never_overridden(tmp_path: Path, script_text: str) -> None:
     import numpy as np
 
     script = tmp_path / "seeded.py"
-    script.write_text(SEEDED_BY_THE_USER)
+    script.write_text(script_text)
     metrics, manifest = start(script, f"sqlite:///{tmp_path / 'mlflow.db'}")
     expected = np.random.RandomState(7)
     assert metrics == {"first": expected.rand(), "second": expected.rand()}
-    assert [(c.function, c.seed) for c in manifest.seeds.user_seeds] == [("numpy.random.seed", "7")]
+    seeded_after = script_text is SEEDED_AFTER_IMPORT
+    calls = [(c.function, c.seed) for c in manifest.seeds.user_seeds]
+    assert calls == ([("numpy.random.seed", "7")] if seeded_after else [])
+    # Seeded before the plugin loaded: invisible as a call, but the state in effect is recorded.
+    assert "numpy.random" in manifest.seeds.preloaded
 
 
 def test_auto_seeding_can_be_turned_off(tmp_path: Path) -> None:

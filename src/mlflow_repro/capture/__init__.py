@@ -99,7 +99,7 @@ def capture(
         "environment": lambda: collect_environment(start, top, staging),
         "data": lambda: collect_data(start, top),
         "platform": collect_platform,
-        "seeds": collect_seeds,
+        "seeds": lambda: collect_seeds(staging),
         "gpu": lambda: collect_gpu(timeout=min(5.0, settings.timeout_seconds)),
     }
     defaults = {
@@ -116,6 +116,7 @@ def capture(
         launcher=base.launcher,
         entry_point=base.entry_point,
         argv=redact_argv(list(base.argv or sys.argv)),
+        command=redact_argv(list(base.command or getattr(sys, "orig_argv", [""])[1:])),
         workdir=relative_workdir(sections["code"].repo_root),
     )
     manifest = Manifest(

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import sys
 from typing import Any
 
 from mlflow_repro._startup import SEED_VAR, STATE
+from mlflow_repro.capture.staging import Staging
 from mlflow_repro.capture.system import ENV_ALLOWLIST
-from mlflow_repro.manifest import SeedCall, Seeds
+from mlflow_repro.manifest import Payload, SeedCall, Seeds
+
+STATE_PAYLOAD = "seeds/rng_state.json"
+STATE_FORMAT = 1
+
+# Set by the plugin as it starts capturing a run `mlflow run` created: that run starts at
+# `import mlflow`, and the capture thread must not read generators the job is already drawing from.
+RUN_START_FINGERPRINT: str | None = None
 
 
 def rng_fingerprint() -> str:
@@ -60,7 +69,27 @@ def _deterministic() -> dict[str, str]:
     return found
 
 
-def collect_seeds() -> tuple[Seeds, list[str]]:
+def state_digest(state: object) -> str:
+    """sha256 (16 hex) of a generator state as plain JSON data."""
+    text = json.dumps(state, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _preloaded(staging: Staging | None) -> tuple[dict[str, str], Payload | None]:
+    digests = {
+        name: "unrecorded" if state is None else state_digest(state)
+        for name, state in STATE.preloaded.items()
+    }
+    states = {name: state for name, state in STATE.preloaded.items() if state is not None}
+    if staging is None or not states:
+        return digests, None
+    document = {"format": STATE_FORMAT, "generators": states}
+    data = (json.dumps(document, sort_keys=True, indent=1) + "\n").encode()
+    return digests, staging.add(STATE_PAYLOAD, data)
+
+
+def collect_seeds(staging: Staging | None = None) -> tuple[Seeds, list[str]]:
+    """The seeds section; with `staging`, the preloaded generators' states become a payload."""
     from mlflow_repro import seeding
 
     errors = list(STATE.errors)
@@ -76,13 +105,17 @@ def collect_seeds() -> tuple[Seeds, list[str]]:
     replay_env = {k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ}
     if seed is not None:
         replay_env[SEED_VAR] = str(seed)
+    preloaded, state = _preloaded(staging)
     return Seeds(
         seed=seed,
         source=source,
         seeded=seeded,
+        preloaded=preloaded,
+        state=state,
+        restored=list(STATE.restored),
         user_seeds=[SeedCall(function=f, seed=v) for f, v in STATE.user_calls],
         deterministic=_deterministic(),
-        rng_fingerprint=rng_fingerprint(),
+        rng_fingerprint=RUN_START_FINGERPRINT or rng_fingerprint(),
         pythonhashseed=os.environ.get("PYTHONHASHSEED"),
         hash_randomization=bool(sys.flags.hash_randomization),
         replay_env=replay_env,

@@ -1,17 +1,27 @@
-"""Launch: the re-run through `mlflow run`, with the recorded entry point, parameters, seeds and
-the environment settings that change floating-point bits."""
+"""Launch: the re-run, with the recorded seeds, generator states and the environment settings
+that change floating-point bits. A run made by `mlflow run` goes through `mlflow run` with its
+recorded entry point and parameters; a plain script run is re-run from its recorded command line
+in the workspace, in an environment uv rebuilds from the recorded lock (or this interpreter)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlflow_repro._startup import STATE_VAR
+from mlflow_repro.capture.secrets import WITHHELD
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Manifest
+from mlflow_repro.plugin import CAPTURED_RUN_VAR
 
 
 def check_environment(manifest: Manifest, workspace: Path, run_id: str) -> None:
@@ -42,37 +52,88 @@ def check_environment(manifest: Manifest, workspace: Path, run_id: str) -> None:
             )
 
 
-def replay_environment(manifest: Manifest) -> dict[str, str]:
-    """The variables the re-run must see: the seed, PYTHONHASHSEED, thread counts, BLAS settings."""
-    return dict(manifest.seeds.replay_env)
+def replay_environment(manifest: Manifest, payloads: Path) -> dict[str, str]:
+    """The variables the re-run must see: the seed, the generator states at `import mlflow`,
+    PYTHONHASHSEED, thread counts, BLAS settings."""
+    env = dict(manifest.seeds.replay_env)
+    if manifest.seeds.state is not None:
+        env[STATE_VAR] = str(payloads / manifest.seeds.state.path)
+    return env
+
+
+def default_env_manager(original: Any, manifest: Manifest) -> str:
+    """Like with like: the environment manager the original was made with. A plain script gets
+    its environment rebuilt from the recorded uv.lock when there is one."""
+    recorded = original.data.tags.get("mlflow.project.env")
+    if recorded:
+        return str(recorded)
+    plain = launch_entry_point(original, manifest) is None
+    if plain and manifest.environment.lock_source == "uv.lock":
+        return "uv"
+    return "local"
+
+
+def launch_entry_point(original: Any, manifest: Manifest) -> str | None:
+    return original.data.tags.get("mlflow.project.entryPoint") or manifest.launch.entry_point
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def launch(
     workspace: Path,
     original: Any,
     manifest: Manifest,
+    payloads: Path,
     *,
     env_manager: str,
     backend: str,
     backend_config: dict[str, Any] | None,
 ) -> str:
-    """Run the recorded entry point with the recorded parameters; returns the new run id."""
+    """Re-run the original in `workspace` with its recorded seeds; returns the new run id."""
+    entry_point = launch_entry_point(original, manifest)
+    with _environment(replay_environment(manifest, payloads)):
+        if entry_point is None:
+            check_script_launch(workspace, original, manifest, env_manager, backend)
+            return launch_script(workspace, original, manifest, env_manager=env_manager)
+        return _launch_project(
+            workspace,
+            original,
+            entry_point,
+            env_manager=env_manager,
+            backend=backend,
+            backend_config=backend_config,
+        )
+
+
+def _launch_project(
+    workspace: Path,
+    original: Any,
+    entry_point: str,
+    *,
+    env_manager: str,
+    backend: str,
+    backend_config: dict[str, Any] | None,
+) -> str:
+    """`mlflow run` of the recorded entry point with the recorded parameters."""
     import mlflow.projects
     from mlflow.exceptions import ExecutionException
     from mlflow.projects._project_spec import load_project
 
-    tags = original.data.tags
-    entry_point = tags.get("mlflow.project.entryPoint") or manifest.launch.entry_point
-    if not entry_point:
-        raise ReplayError(
-            f"run {original.info.run_id} was not launched by `mlflow run` (launcher: "
-            f"{manifest.launch.launcher}); replaying plain scripts is not built yet"
-        )
     project = load_project(str(workspace))  # type: ignore[no-untyped-call]
     declared = set(project.get_entry_point(entry_point).parameters)
     parameters = {k: v for k, v in original.data.params.items() if k in declared}
-    saved = {k: os.environ.get(k) for k in replay_environment(manifest)}
-    os.environ.update(replay_environment(manifest))
     try:
         submitted = mlflow.projects.run(  # type: ignore[no-untyped-call]
             str(workspace),
@@ -84,12 +145,119 @@ def launch(
             env_manager=env_manager,
             synchronous=True,
         )
-    except ExecutionException as exc:
+    except ExecutionException as exc:  # its text names the new run: "Run (ID '...') failed"
         raise ReplayError(f"the re-run failed: {exc}") from exc
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return str(submitted.run_id)
+
+
+def script_command(manifest: Manifest, workspace: Path, run_id: str) -> tuple[list[str], Path]:
+    """The recorded interpreter arguments, paths into the user's repository moved into the
+    workspace, and the directory to run them in."""
+    launch = manifest.launch
+    args = list(launch.command or launch.argv)
+    if not args or not args[0]:
+        raise ReplayError(
+            f"run {run_id} recorded no command line (an interactive session?): there is "
+            "nothing to re-run"
+        )
+    if WITHHELD in " ".join(args):
+        raise ReplayError(
+            f"run {run_id}'s command line had values withheld as secrets ({' '.join(args)}); "
+            "replay cannot pass them on: re-run it by hand with the values"
+        )
+    workdir = launch.workdir
+    if workdir is None or workdir == ".." or workdir.startswith("../"):
+        raise ReplayError(
+            f"run {run_id} was started outside its git repository (working directory "
+            f"{workdir or 'unknown'} relative to it): its working directory cannot be rebuilt"
+        )
+    root = Path(manifest.code.repo_root) if manifest.code.repo_root else None
+
+    def moved(arg: str) -> str:
+        path = Path(arg)
+        if root is not None and path.is_absolute() and path.is_relative_to(root):
+            return str(workspace / path.relative_to(root))
+        return arg
+
+    return [moved(a) for a in args], workspace / workdir
+
+
+def _interpreter(manifest: Manifest, workspace: Path, env_manager: str, run_id: str) -> list[str]:
+    if env_manager == "local":
+        return [sys.executable]
+    if env_manager == "uv":
+        python = manifest.environment.python_version
+        uv = shutil.which("uv") or "uv"
+        command = [uv, "run", "--frozen", "--project", str(workspace)]
+        return [*command, *(["--python", python] if python else []), "--", "python"]
+    raise ReplayError(
+        f"run {run_id} is a plain script run: --env-manager {env_manager} cannot rebuild its "
+        "environment; use uv (from the recorded uv.lock) or local (this interpreter)"
+    )
+
+
+def check_script_launch(
+    workspace: Path, original: Any, manifest: Manifest, env_manager: str, backend: str
+) -> None:
+    """A plain script run can be re-run as asked, or a ReplayError before anything is created."""
+    run_id = original.info.run_id
+    if launch_entry_point(original, manifest) is not None:
+        return
+    if backend != "local":
+        raise ReplayError(
+            f"run {run_id} is a plain script run: it can only be replayed on the local backend, "
+            f"not {backend!r}"
+        )
+    script_command(manifest, workspace, run_id)
+    _interpreter(manifest, workspace, env_manager, run_id)
+
+
+def launch_script(workspace: Path, original: Any, manifest: Manifest, *, env_manager: str) -> str:
+    """Replay a run that was not made by `mlflow run` (`python train.py --lr 0.1`): its recorded
+    command line, run in the workspace, starts its run as it did the first time (MLflow draws the
+    run name from `random`, so pre-creating the run would shift the script's draws). The plugin
+    tags that run with a token, by which it is found."""
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro.plugin import REPLAY_TOKEN_TAG, REPLAY_TOKEN_VAR
+
+    run_id = original.info.run_id
+    args, cwd = script_command(manifest, workspace, run_id)
+    command = _interpreter(manifest, workspace, env_manager, run_id) + args
+    client = MlflowClient()
+    token = uuid.uuid4().hex
+    env = {
+        **os.environ,
+        REPLAY_TOKEN_VAR: token,
+        "MLFLOW_TRACKING_URI": str(client.tracking_uri),
+        "MLFLOW_EXPERIMENT_ID": str(original.info.experiment_id),
+    }
+    for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", CAPTURED_RUN_VAR):
+        env.pop(name, None)
+    env.pop("VIRTUAL_ENV", None)  # uv run builds and uses the workspace's own environment
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, check=False)
+    except OSError as exc:
+        raise ReplayError(f"the re-run could not start `{shlex.join(command)}`: {exc}") from exc
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(
+        experiments,
+        filter_string=f"tags.`{REPLAY_TOKEN_TAG}` = '{token}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    if not found:
+        raise ReplayError(
+            f"the re-run `{shlex.join(command)}` in {cwd} exited with status {done.returncode} "
+            "and started no run tagged by mlflow-repro: is mlflow-repro installed in that "
+            "environment (a dependency in its uv.lock), and does the script still start a run?"
+        )
+    new_id = str(found[0].info.run_id)
+    client.set_tag(new_id, "repro.replay.command", shlex.join(args))
+    if done.returncode != 0:
+        if client.get_run(new_id).info.status == "RUNNING":
+            client.set_terminated(new_id, "FAILED")
+        raise ReplayError(
+            f"the re-run {new_id} failed: `{shlex.join(command)}` in {cwd} exited with status "
+            f"{done.returncode} (its output is above)"
+        )
+    return new_id

@@ -44,7 +44,13 @@ def reproduce(
     from mlflow.tracking import MlflowClient
 
     from mlflow_repro.replay.data import restore_data
-    from mlflow_repro.replay.launch import check_environment, launch
+    from mlflow_repro.replay.launch import (
+        check_environment,
+        check_script_launch,
+        default_env_manager,
+        launch,
+        launch_entry_point,
+    )
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
 
@@ -74,14 +80,25 @@ def reproduce(
             restored = restore_data(manifest.data, workspace, manifest.code.repo_root, run_id)
             for item in restored:
                 progress.note(f"{item.path} md5 {item.md5} ({item.how})")
+        if manifest.data.workspace_differs:
+            progress.note(
+                "warning: when the run was made, its DVC-tracked files already differed from "
+                "dvc.lock (compared by size); the replay uses the data dvc.lock names, which may "
+                "not be what the run read"
+            )
         # Like with like: by default the environment manager the original run was made with.
-        env_manager = env_manager or original.run.data.tags.get("mlflow.project.env", "local")
-        with progress.step("run", f"mlflow run --env-manager {env_manager} (backend {backend})"):
+        env_manager = env_manager or default_env_manager(original.run, manifest)
+        check_script_launch(workspace, original.run, manifest, env_manager, backend)
+        how = f"mlflow run --env-manager {env_manager} (backend {backend})"
+        if launch_entry_point(original.run, manifest) is None:
+            how = f"{' '.join(manifest.launch.command or manifest.launch.argv)} ({env_manager})"
+        with progress.step("run", how):
             launched = True
             new_id = launch(
                 workspace,
                 original.run,
                 manifest,
+                original.payloads,
                 env_manager=env_manager,
                 backend=backend,
                 backend_config=backend_config,
