@@ -3,12 +3,15 @@
 Sources in order: the user's DVC cache (used as a read-only remote, so nothing is written to it),
 the project's own remotes (a relative local remote resolved against the user's repository, as it
 was when the run was made), then re-running the stage that produces the file at that commit. The
-restored files are hashed and must match the manifest.
+restored files are hashed and must match the manifest; a directory output (md5 `<hash>.dir`) is
+checked through its DVC listing: the listing's own md5 is the recorded hash, and every file under
+the directory must be in it with its md5, and nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,6 +46,28 @@ def _md5(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _dir_listing(digest: str, caches: list[Path]) -> dict[str, str] | None:
+    """relpath -> md5 from the `.dir` object whose own md5 is `digest`, from the first cache
+    holding it (DVC 3 layout), or None."""
+    for cache in caches:
+        listing = cache / "files" / "md5" / digest[:2] / f"{digest[2:]}.dir"
+        if _md5(listing) == digest:
+            entries = json.loads(listing.read_text("utf-8"))
+            return {entry["relpath"]: entry["md5"] for entry in entries}
+    return None
+
+
+def _matches(path: Path, md5: str, caches: list[Path]) -> bool:
+    """The file, or the directory with every file in its recorded listing, as recorded."""
+    if not md5.endswith(".dir"):
+        return _md5(path) == md5
+    listing = _dir_listing(md5.removesuffix(".dir"), caches)
+    if listing is None or not path.is_dir():
+        return False
+    found = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+    return found == set(listing) and all(_md5(path / rel) == listing[rel] for rel in listing)
+
+
 def _point_remotes_at_user_repo(dvc_root: Path, user_root: Path | None) -> None:
     """A remote given as a relative local path meant the user's repository, not the clone."""
     if user_root is None:
@@ -58,16 +83,19 @@ def _point_remotes_at_user_repo(dvc_root: Path, user_root: Path | None) -> None:
 
 def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str) -> list[Restored]:
     """Bring every recorded DVC output into `workspace` with its recorded md5, or fail naming it."""
-    outs = [f for f in data.files if f.role == "out" and f.md5 and not f.md5.endswith(".dir")]
+    outs = [f for f in data.files if f.role == "out" and f.md5]
     if not outs or data.dvc_root is None:
         return []
     user_root = Path(repo_root) if repo_root else None
     dvc_root = workspace
     if user_root is not None and Path(data.dvc_root).is_relative_to(user_root):
         dvc_root = workspace / Path(data.dvc_root).relative_to(user_root)
+    caches = [dvc_root / ".dvc" / "cache"]
+    if user_root is not None:
+        caches.append(Path(data.dvc_root) / ".dvc" / "cache")
 
     def missing() -> list[str]:
-        return [f.path for f in outs if _md5(dvc_root / f.path) != f.md5]
+        return [f.path for f in outs if not _matches(dvc_root / f.path, f.md5, caches)]
 
     how = dict.fromkeys((f.path for f in outs), "already-present")
     steps: list[tuple[str, list[str]]] = []
@@ -91,7 +119,7 @@ def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str
     wrong = missing()
     if wrong:
         details = "; ".join(
-            f"{f.path}: recorded md5 {f.md5}, found {_md5(dvc_root / f.path) or 'nothing'}"
+            f"{f.path}: recorded md5 {f.md5}, found {_found(dvc_root / f.path)}"
             for f in outs
             if f.path in wrong
         )
@@ -101,3 +129,9 @@ def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str
             f"cache, the remotes and the stage: {tried}"
         )
     return [Restored(path=f.path, md5=f.md5, how=how[f.path]) for f in outs]
+
+
+def _found(path: Path) -> str:
+    if path.is_dir():
+        return "a directory that does not match that listing (or no cache holds the listing)"
+    return _md5(path) or "nothing"

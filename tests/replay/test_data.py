@@ -1,0 +1,71 @@
+"""Data restore with real DVC: a directory output is checked file by file against its listing."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlflow_repro.capture.data import collect_data
+from mlflow_repro.errors import ReplayError
+from mlflow_repro.replay.data import _matches, restore_data
+from tests.conftest import Repo, run
+
+
+def dvc(repo: Repo, *args: str) -> None:
+    run([sys.executable, "-m", "dvc", *args], cwd=repo.root)
+
+
+@pytest.fixture
+def tracked_directory(repo: Repo) -> Repo:
+    dvc(repo, "init", "--quiet")
+    repo.write("images/a.txt", "first\n")
+    repo.write("images/sub/b.txt", "second\n")
+    dvc(repo, "add", "--quiet", "images")
+    repo.commit("images under DVC")
+    return repo
+
+
+def clone(repo: Repo, tmp_path: Path) -> Path:
+    workspace = tmp_path / "workspace"
+    run(["git", "clone", "--quiet", str(repo.root), str(workspace)], cwd=tmp_path)
+    return workspace
+
+
+def test_a_directory_output_is_restored_and_checked_file_by_file(
+    tracked_directory: Repo, tmp_path: Path
+) -> None:
+    data, errors = collect_data(tracked_directory.root, tracked_directory.root)
+    [images] = [f for f in data.files if f.path == "images"]
+    assert errors == [] and images.md5 and images.md5.endswith(".dir")
+    workspace = clone(tracked_directory, tmp_path)
+
+    [restored] = restore_data(data, workspace, str(tracked_directory.root), "run-1")
+    assert (restored.path, restored.md5, restored.how) == ("images", images.md5, "user-cache")
+    assert (workspace / "images" / "sub" / "b.txt").read_text() == "second\n"
+
+
+def test_one_more_file_or_a_changed_one_does_not_match(
+    tracked_directory: Repo, tmp_path: Path
+) -> None:
+    data, _ = collect_data(tracked_directory.root, tracked_directory.root)
+    [images] = [f for f in data.files if f.path == "images"]
+    caches = [tracked_directory.root / ".dvc" / "cache"]
+    folder = tracked_directory.root / "images"
+    assert _matches(folder, images.md5, caches)
+    (folder / "extra.txt").write_text("not in the listing\n")
+    assert not _matches(folder, images.md5, caches)
+    (folder / "extra.txt").unlink()
+    (folder / "a.txt").write_text("changed\n")
+    assert not _matches(folder, images.md5, caches)
+    assert not _matches(folder, images.md5, [tmp_path / "no-cache"])
+
+
+def test_a_directory_no_source_can_give_is_named(tracked_directory: Repo, tmp_path: Path) -> None:
+    data, _ = collect_data(tracked_directory.root, tracked_directory.root)
+    workspace = clone(tracked_directory, tmp_path)
+    shutil.rmtree(tracked_directory.root / ".dvc" / "cache")  # no cache, no remote, no stage
+    with pytest.raises(ReplayError, match=r"run-2: .*images: recorded md5 \w+\.dir, found nothing"):
+        restore_data(data, workspace, str(tracked_directory.root), "run-2")
