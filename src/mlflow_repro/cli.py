@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rebuild run RUN_ID from its manifest: a fresh clone at the recorded commit "
         "with the recorded diff and untracked files, the recorded Python and hash-checked lock "
         "(uv), the DVC data at the recorded md5 (user cache, remote, else the stage), then "
-        "`mlflow run` with the recorded entry point, parameters and seeds. The new run is "
+        "`mlflow run` with the recorded entry point, parameters, seeds and generator states; a "
+        "plain script run (`python train.py ...`) is re-run from its recorded command line under "
+        "`uv run --frozen` (or this interpreter with --env-manager local). The new run is "
         "compared with the original (every metric, param and model file) and tagged "
         "repro.replay.of / repro.replay.verdict. Exit status: 0 identical or within tolerance, "
         "1 different, 2 could not replay (nothing changed).",
@@ -166,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--env-manager",
         choices=["recorded", "uv", "local", "virtualenv"],
         default="recorded",
-        help="how `mlflow run` builds the environment; default: as the original run did "
-        "(uv: the recorded lock, hashes checked)",
+        help="how the environment is built; default: as the original run did, uv from the "
+        "recorded lock (hashes checked) for a plain script; plain scripts take uv or local",
     )
     replay.add_argument("--backend", default="local", help="mlflow run backend (default local)")
     replay.add_argument("--backend-config", help="backend config: a JSON file or JSON text")
