@@ -11,8 +11,9 @@ Unseeded runs become reproducible without changing what a program does with a se
 
 Every seeding function is observed, so seeds the user sets later are recorded, never replaced.
 
-It imports only `os` and `sys` at load (json and base64 on a replay), so that it stays cheap
-wherever it is loaded. MLFLOW_REPRO_AUTO_SEED=0 (or MLFLOW_REPRO_DISABLE=1) turns it off.
+It imports only `os` and `sys` at load (json on a replay, base64 when torch is loaded first), so
+that it stays cheap wherever it is loaded. MLFLOW_REPRO_AUTO_SEED=0 (or MLFLOW_REPRO_DISABLE=1)
+turns it off.
 """
 
 from __future__ import annotations
@@ -167,9 +168,12 @@ def _keep_preloaded(name: str, module: Any) -> None:
     try:
         _restore(name, module)
         STATE.preloaded[name] = snapshot(name, module)
-        _watch(name, module)
     except Exception as exc:
         STATE.errors.append(f"recording the state of {name}: {type(exc).__name__}: {exc}")
+    try:
+        _watch(name, module)
+    except Exception as exc:
+        STATE.errors.append(f"observing {name}'s seeding: {type(exc).__name__}: {exc}")
 
 
 class _SeedAfterLoad:
@@ -236,7 +240,8 @@ def _choose_seed() -> None:
 
 
 def _read_states() -> None:
-    path = os.environ.get(STATE_VAR, "").strip()
+    # Taken out of the environment: child processes must not all restart from this state.
+    path = os.environ.pop(STATE_VAR, "").strip()
     if not path:
         return
     import json

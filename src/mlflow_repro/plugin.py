@@ -108,7 +108,7 @@ def _capture_resumed_run(run_id: str) -> None:
         if "repro.manifest.version" in run.data.tags:
             return
         entry_point = run.data.tags.get("mlflow.project.entryPoint")
-        # No entry point: a plain process handed a run id (as replay does for plain scripts).
+        # No entry point: a plain process handed a run id through MLFLOW_RUN_ID.
         launch = Launch(launcher="mlflow run" if entry_point else "python", entry_point=entry_point)
         publish(client, run, process_capture(launch), with_tags=True)
         client.set_tag(run_id, CAPTURE_ID_TAG, _capture_id)
@@ -163,9 +163,12 @@ def _start_resumed_run_capture() -> None:
     if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not enabled():
         return
     os.environ[CAPTURED_RUN_VAR] = run_id
-    from mlflow_repro.capture import seeds
+    try:  # before the job draws or seeds; without it capture reads the states later
+        from mlflow_repro.capture import seeds
 
-    seeds.RUN_START_FINGERPRINT = seeds.rng_fingerprint()  # before the job draws or seeds
+        seeds.RUN_START_FINGERPRINT = seeds.rng_fingerprint()
+    except Exception as exc:
+        print(f"mlflow-repro: no run-start RNG fingerprint: {exc}", file=sys.stderr)
     thread = threading.Thread(
         target=_capture_resumed_run, args=(run_id,), daemon=True, name="mlflow-repro-capture"
     )

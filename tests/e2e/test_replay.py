@@ -157,11 +157,12 @@ args = parser.parse_args()
 with open("data/breast_cancer.csv") as table:
     rows = sum(1 for _ in table)
 mlflow.set_experiment("replay")
-with mlflow.start_run():  # never seeded: the draws follow the states recorded at import mlflow
-    mlflow.log_param("scale", args.scale)
-    mlflow.log_metric("python_random", args.scale * random.random())
-    mlflow.log_metric("numpy_legacy", args.scale * float(np.random.rand()))
-    mlflow.log_metric("rows", rows)
+for fold in range(2):  # never seeded: the draws follow the states recorded at import mlflow
+    with mlflow.start_run():
+        mlflow.log_params({"scale": args.scale, "fold": fold})
+        mlflow.log_metric("python_random", args.scale * random.random())
+        mlflow.log_metric("numpy_legacy", args.scale * float(np.random.rand()))
+        mlflow.log_metric("rows", rows)
 """
 
 
@@ -173,18 +174,20 @@ def test_a_plain_script_run_is_replayed_from_its_command_line(project: Project) 
     run(["git", "commit", "--quiet", "-m", "a plain script"], cwd=project.root)  # not pushed
     cmd = [sys.executable, "scripts/draw.py", "--scale", "2"]
     run(cmd, cwd=project.root, env=venv_env(MLFLOW_TRACKING_URI=project.uri))
-    [original] = project.runs()
-    assert original.data.metrics["python_random"] != 0
+    first, original = sorted(project.runs(), key=lambda r: r.info.start_time)
+    assert original.data.metrics["python_random"] != first.data.metrics["python_random"]
     before = git_state(project.root)
 
     done = project.reproduce(original.info.run_id)  # a uv environment from the recorded uv.lock
     assert ": identical (" in done.stdout, done.stdout + done.stderr
     assert "run: scripts/draw.py --scale 2 (uv) ..." in done.stderr
-    new = verdict_of(project, done, original.info.run_id)
+    [new] = [
+        r for r in project.runs() if r.data.tags.get("repro.replay.of") == original.info.run_id
+    ]
     assert new.data.tags["repro.replay.verdict"] == "identical"
     assert new.data.metrics == original.data.metrics  # unseeded draws, value by value
     assert new.info.run_name == original.info.run_name  # MLflow drew it from the same state
-    assert new.data.params == {"scale": "2.0"}
+    assert new.data.params == {"scale": "2.0", "fold": "1"}  # the second run, as the original
     assert new.data.tags["repro.replay.command"] == "scripts/draw.py --scale 2"
     assert new.info.status == "FINISHED"
     workspace = Path(new.data.tags["repro.replay.workspace"])

@@ -10,7 +10,7 @@ import pytest
 
 from mlflow_repro.capture.data import collect_data
 from mlflow_repro.errors import ReplayError
-from mlflow_repro.replay.data import _matches, restore_data
+from mlflow_repro.replay.data import _matches, cache_dir, restore_data
 from tests.conftest import Repo, run
 
 
@@ -69,3 +69,12 @@ def test_a_directory_no_source_can_give_is_named(tracked_directory: Repo, tmp_pa
     shutil.rmtree(tracked_directory.root / ".dvc" / "cache")  # no cache, no remote, no stage
     with pytest.raises(ReplayError, match=r"run-2: .*images: recorded md5 \w+\.dir, found nothing"):
         restore_data(data, workspace, str(tracked_directory.root), "run-2")
+
+
+def test_the_cache_directory_follows_the_dvc_config(tmp_path: Path) -> None:
+    (tmp_path / ".dvc").mkdir()
+    assert cache_dir(tmp_path) == tmp_path / ".dvc" / "cache"
+    (tmp_path / ".dvc" / "config").write_text("[cache]\n    dir = ../shared-cache\n")
+    assert cache_dir(tmp_path) == (tmp_path / "shared-cache").resolve()
+    (tmp_path / ".dvc" / "config.local").write_text("[cache]\n    dir = /srv/dvc-cache\n")
+    assert cache_dir(tmp_path) == Path("/srv/dvc-cache")

@@ -9,7 +9,7 @@ import pytest
 
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Code, Launch, Manifest, Seeds
-from mlflow_repro.replay.launch import replay_environment, script_command
+from mlflow_repro.replay.launch import absolute_uri, replay_environment, script_command
 
 
 def manifest(**launch: object) -> Manifest:
@@ -41,6 +41,8 @@ def test_argv_is_used_when_no_command_was_recorded(tmp_path: Path) -> None:
         ({"argv": ["t.py", "--token", "<withheld>"], "workdir": "."}, "withheld as secrets"),
         ({"argv": ["t.py"], "workdir": "../elsewhere"}, "started outside its git repository"),
         ({"argv": ["t.py"], "workdir": None}, "started outside its git repository"),
+        ({"command": ["-m", "ipykernel_launcher", "-f", "k.json"], "workdir": "."}, "interactive"),
+        ({"command": ["-"], "workdir": "."}, "interactive session"),
     ],
 )
 def test_what_cannot_be_rerun_is_refused_with_the_reason(
@@ -65,3 +67,13 @@ def test_the_replay_environment_points_at_the_recorded_states(tmp_path: Path) ->
         "PYTHONHASHSEED": "0",
         "MLFLOW_REPRO_RNG_STATE": str(tmp_path / "repro/seeds/rng_state.json"),
     }
+
+
+def test_a_relative_tracking_uri_is_made_absolute_for_the_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert absolute_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert absolute_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
+    assert absolute_uri("mlruns") == str(tmp_path / "mlruns")
+    assert absolute_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"

@@ -10,6 +10,7 @@ the directory must be in it with its md5, and nothing else.
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import json
 import subprocess
@@ -46,14 +47,32 @@ def _md5(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def cache_dir(dvc_root: Path) -> Path:
+    """The repository's DVC cache: `cache.dir` from .dvc/config.local or .dvc/config (relative to
+    .dvc/), else .dvc/cache."""
+    found = dvc_root / ".dvc" / "cache"
+    for name in ("config", "config.local"):  # config.local wins, as in DVC
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(dvc_root / ".dvc" / name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        if parser.has_option("cache", "dir"):
+            found = (dvc_root / ".dvc" / parser.get("cache", "dir").strip()).resolve()
+    return found
+
+
 def _dir_listing(digest: str, caches: list[Path]) -> dict[str, str] | None:
     """relpath -> md5 from the `.dir` object whose own md5 is `digest`, from the first cache
-    holding it (DVC 3 layout), or None."""
+    holding it (DVC 3 layout `files/md5/`, else the DVC 2 layout), or None."""
     for cache in caches:
-        listing = cache / "files" / "md5" / digest[:2] / f"{digest[2:]}.dir"
-        if _md5(listing) == digest:
-            entries = json.loads(listing.read_text("utf-8"))
-            return {entry["relpath"]: entry["md5"] for entry in entries}
+        for listing in (
+            cache / "files" / "md5" / digest[:2] / f"{digest[2:]}.dir",
+            cache / digest[:2] / f"{digest[2:]}.dir",
+        ):
+            if _md5(listing) == digest:
+                entries = json.loads(listing.read_text("utf-8"))
+                return {entry["relpath"]: entry["md5"] for entry in entries}
     return None
 
 
@@ -90,18 +109,18 @@ def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str
     dvc_root = workspace
     if user_root is not None and Path(data.dvc_root).is_relative_to(user_root):
         dvc_root = workspace / Path(data.dvc_root).relative_to(user_root)
-    caches = [dvc_root / ".dvc" / "cache"]
-    if user_root is not None:
-        caches.append(Path(data.dvc_root) / ".dvc" / "cache")
+    user_cache = cache_dir(Path(data.dvc_root)) if user_root is not None else None
+    caches = [cache_dir(dvc_root), *([user_cache] if user_cache else [])]
 
     def missing() -> list[str]:
         return [f.path for f in outs if not _matches(dvc_root / f.path, f.md5, caches)]
 
     how = dict.fromkeys((f.path for f in outs), "already-present")
     steps: list[tuple[str, list[str]]] = []
-    if user_root is not None and (user_root / ".dvc" / "cache").is_dir():
-        cache = str(user_root / ".dvc" / "cache")
-        _dvc("remote", "add", "--local", "--force", USER_CACHE_REMOTE, cache, cwd=dvc_root)
+    if user_cache is not None and user_cache.is_dir():
+        _dvc(
+            "remote", "add", "--local", "--force", USER_CACHE_REMOTE, str(user_cache), cwd=dvc_root
+        )
         steps.append(("user-cache", ["pull", "--quiet", "--remote", USER_CACHE_REMOTE]))
     _point_remotes_at_user_repo(dvc_root, user_root)
     steps.append(("remote", ["pull", "--quiet"]))

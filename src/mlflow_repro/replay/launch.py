@@ -105,7 +105,7 @@ def launch(
     entry_point = launch_entry_point(original, manifest)
     with _environment(replay_environment(manifest, payloads)):
         if entry_point is None:
-            check_script_launch(workspace, original, manifest, env_manager, backend)
+            _check_backend(backend, original.info.run_id)
             return launch_script(workspace, original, manifest, env_manager=env_manager)
         return _launch_project(
             workspace,
@@ -160,6 +160,11 @@ def script_command(manifest: Manifest, workspace: Path, run_id: str) -> tuple[li
             f"run {run_id} recorded no command line (an interactive session?): there is "
             "nothing to re-run"
         )
+    if args[0] in {"-", "-i"} or any("ipykernel" in a for a in args[:2]):
+        raise ReplayError(
+            f"run {run_id} was made in an interactive session ({' '.join(args[:3])}): there is "
+            "no script to re-run; move the code into a script or an MLproject entry point"
+        )
     if WITHHELD in " ".join(args):
         raise ReplayError(
             f"run {run_id}'s command line had values withheld as secrets ({' '.join(args)}); "
@@ -188,7 +193,9 @@ def _interpreter(manifest: Manifest, workspace: Path, env_manager: str, run_id: 
     if env_manager == "uv":
         python = manifest.environment.python_version
         uv = shutil.which("uv") or "uv"
-        command = [uv, "run", "--frozen", "--project", str(workspace)]
+        lock = manifest.environment.lock_file
+        project = workspace / Path(lock).parent if lock else workspace
+        command = [uv, "run", "--frozen", "--project", str(project)]
         return [*command, *(["--python", python] if python else []), "--", "python"]
     raise ReplayError(
         f"run {run_id} is a plain script run: --env-manager {env_manager} cannot rebuild its "
@@ -203,13 +210,17 @@ def check_script_launch(
     run_id = original.info.run_id
     if launch_entry_point(original, manifest) is not None:
         return
+    _check_backend(backend, run_id)
+    script_command(manifest, workspace, run_id)
+    _interpreter(manifest, workspace, env_manager, run_id)
+
+
+def _check_backend(backend: str, run_id: str) -> None:
     if backend != "local":
         raise ReplayError(
             f"run {run_id} is a plain script run: it can only be replayed on the local backend, "
             f"not {backend!r}"
         )
-    script_command(manifest, workspace, run_id)
-    _interpreter(manifest, workspace, env_manager, run_id)
 
 
 def launch_script(workspace: Path, original: Any, manifest: Manifest, *, env_manager: str) -> str:
@@ -229,7 +240,7 @@ def launch_script(workspace: Path, original: Any, manifest: Manifest, *, env_man
     env = {
         **os.environ,
         REPLAY_TOKEN_VAR: token,
-        "MLFLOW_TRACKING_URI": str(client.tracking_uri),
+        "MLFLOW_TRACKING_URI": absolute_uri(str(client.tracking_uri)),
         "MLFLOW_EXPERIMENT_ID": str(original.info.experiment_id),
     }
     for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", CAPTURED_RUN_VAR):
@@ -245,13 +256,15 @@ def launch_script(workspace: Path, original: Any, manifest: Manifest, *, env_man
         filter_string=f"tags.`{REPLAY_TOKEN_TAG}` = '{token}'",
         order_by=["attributes.start_time ASC"],
     )
-    if not found:
+    position = _position_in_process(client, original, experiments)
+    if len(found) <= position:
         raise ReplayError(
             f"the re-run `{shlex.join(command)}` in {cwd} exited with status {done.returncode} "
-            "and started no run tagged by mlflow-repro: is mlflow-repro installed in that "
-            "environment (a dependency in its uv.lock), and does the script still start a run?"
+            f"and started {len(found)} run(s) tagged by mlflow-repro; the original was run "
+            f"{position + 1} of its process. Is mlflow-repro installed in that environment (a "
+            "dependency in its uv.lock), and does the script still start its runs?"
         )
-    new_id = str(found[0].info.run_id)
+    new_id = str(found[position].info.run_id)
     client.set_tag(new_id, "repro.replay.command", shlex.join(args))
     if done.returncode != 0:
         if client.get_run(new_id).info.status == "RUNNING":
@@ -261,3 +274,29 @@ def launch_script(workspace: Path, original: Any, manifest: Manifest, *, env_man
             f"{done.returncode} (its output is above)"
         )
     return new_id
+
+
+def _position_in_process(client: Any, original: Any, experiments: list[str]) -> int:
+    """Which of its process's runs the original was (0 for the first): a script that starts
+    several runs is compared run for run. Runs of one process share `repro.capture.id`."""
+    from mlflow_repro.plugin import CAPTURE_ID_TAG
+
+    capture_id = original.data.tags.get(CAPTURE_ID_TAG)
+    if not capture_id:
+        return 0
+    siblings = client.search_runs(
+        experiments,
+        filter_string=f"tags.`{CAPTURE_ID_TAG}` = '{capture_id}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    ids = [r.info.run_id for r in siblings]
+    return ids.index(original.info.run_id) if original.info.run_id in ids else 0
+
+
+def absolute_uri(uri: str) -> str:
+    """A tracking URI that means the same store from another working directory."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    if uri.startswith("file:") or "://" in uri or not uri:
+        return uri
+    return str(Path(uri).resolve())
