@@ -29,6 +29,7 @@ def tracked_directory(repo: Repo) -> Repo:
 
 
 def clone(repo: Repo, tmp_path: Path) -> Path:
+    tmp_path.mkdir(exist_ok=True)
     workspace = tmp_path / "workspace"
     run(["git", "clone", "--quiet", str(repo.root), str(workspace)], cwd=tmp_path)
     return workspace
@@ -45,6 +46,20 @@ def test_a_directory_output_is_restored_and_checked_file_by_file(
     [restored] = restore_data(data, workspace, str(tracked_directory.root), "run-1")
     assert (restored.path, restored.md5, restored.how) == ("images", images.md5, "user-cache")
     assert (workspace / "images" / "sub" / "b.txt").read_text() == "second\n"
+
+
+def test_a_relative_remote_means_the_users_repository_not_the_clone(
+    tracked_directory: Repo, tmp_path: Path
+) -> None:
+    dvc(tracked_directory, "remote", "add", "--default", "storage", "../../storage")
+    tracked_directory.commit("a remote beside the repository")
+    dvc(tracked_directory, "push", "--quiet")
+    shutil.rmtree(tracked_directory.root / ".dvc" / "cache")  # only the remote has it now
+    data, _ = collect_data(tracked_directory.root, tracked_directory.root)
+    workspace = clone(tracked_directory, tmp_path / "elsewhere")
+    [restored] = restore_data(data, workspace, str(tracked_directory.root), "run-3")
+    assert restored.how == "remote"
+    assert (workspace / "images" / "a.txt").read_text() == "first\n"
 
 
 def test_one_more_file_or_a_changed_one_does_not_match(

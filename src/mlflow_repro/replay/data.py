@@ -11,6 +11,7 @@ the directory must be in it with its md5, and nothing else.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -87,17 +88,29 @@ def _matches(path: Path, md5: str, caches: list[Path]) -> bool:
     return found == set(listing) and all(_md5(path / rel) == listing[rel] for rel in listing)
 
 
-def _point_remotes_at_user_repo(dvc_root: Path, user_root: Path | None) -> None:
-    """A remote given as a relative local path meant the user's repository, not the clone."""
-    if user_root is None:
-        return
-    listed = _dvc("remote", "list", cwd=dvc_root)
-    for line in listed.stdout.splitlines():
-        parts = line.split()
-        if len(parts) < 2 or "://" in parts[1] or Path(parts[1]).is_absolute():
-            continue
-        resolved = (user_root / ".dvc" / parts[1]).resolve()
-        _dvc("remote", "modify", "--local", parts[0], "url", str(resolved), cwd=dvc_root)
+def _configure_remotes(dvc_root: Path, user_dvc_root: Path | None, user_cache: Path | None) -> None:
+    """Written into the workspace's .dvc/config.local (one file write, not a `dvc remote` process
+    per change): the user's cache as a read-only remote, and every remote given as a relative
+    local path resolved against the user's repository, which is what it meant there."""
+    remotes: list[tuple[str, str]] = []
+    if user_cache is not None and user_cache.is_dir():
+        remotes.append((USER_CACHE_REMOTE, str(user_cache)))
+    if user_dvc_root is not None:
+        parser = configparser.ConfigParser(interpolation=None)
+        with contextlib.suppress(configparser.Error, UnicodeDecodeError):  # dvc will say why
+            parser.read(dvc_root / ".dvc" / "config", encoding="utf-8")
+        for section in parser.sections():
+            name = section.strip("'")
+            if not (name.startswith('remote "') and parser.has_option(section, "url")):
+                continue
+            url = parser.get(section, "url").strip()
+            if "://" not in url and not Path(url).is_absolute():
+                resolved = (user_dvc_root / ".dvc" / url).resolve()
+                remotes.append((name.removeprefix('remote "').rstrip('"'), str(resolved)))
+    if remotes:
+        with (dvc_root / ".dvc" / "config.local").open("a", encoding="utf-8") as config:
+            for name, url in remotes:
+                config.write(f"['remote \"{name}\"']\n    url = {url}\n")
 
 
 def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str) -> list[Restored]:
@@ -117,12 +130,9 @@ def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str
 
     how = dict.fromkeys((f.path for f in outs), "already-present")
     steps: list[tuple[str, list[str]]] = []
+    _configure_remotes(dvc_root, Path(data.dvc_root) if user_root else None, user_cache)
     if user_cache is not None and user_cache.is_dir():
-        _dvc(
-            "remote", "add", "--local", "--force", USER_CACHE_REMOTE, str(user_cache), cwd=dvc_root
-        )
         steps.append(("user-cache", ["pull", "--quiet", "--remote", USER_CACHE_REMOTE]))
-    _point_remotes_at_user_repo(dvc_root, user_root)
     steps.append(("remote", ["pull", "--quiet"]))
     steps.append(("stage", ["repro", "--quiet"]))
     problems: list[str] = []
