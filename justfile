@@ -73,29 +73,29 @@ format: install
 # build the reproducible wheel into dist/ (hash-checked build deps, SOURCE_DATE_EPOCH)
 [group('package')]
 package: install
-    uv run --frozen mlflow-repro package --out-dir dist
+    uv run --frozen python -m repro_template package --out-dir dist
 
 # build twice in clean directories and fail unless the wheels are identical
 [group('package')]
 package-verify: install
-    uv run --frozen mlflow-repro package --verify
+    uv run --frozen python -m repro_template package --verify
 
 # re-pin the build requirements with hashes (build-constraints.txt)
 [group('package')]
 package-constraints: install
-    uv run --frozen mlflow-repro package --constraints
+    uv run --frozen python -m repro_template package --constraints
 
 # re-lock: update uv.lock, then regenerate python_env.yaml from it
 [group('lock')]
 lock:
     uv lock
-    uv run --frozen mlflow-repro lock
+    uv run --frozen python -m repro_template lock
 
 # fail when python_env.yaml does not match uv.lock
 [group('lock')]
 lock-check: install
     uv lock --check
-    uv run --frozen mlflow-repro lock --check
+    uv run --frozen python -m repro_template lock --check
 
 # remove caches and build outputs (keeps mlflow.db, the data and the DVC cache)
 [group('clean')]

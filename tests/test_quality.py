@@ -32,14 +32,13 @@ def test_uv_lock_is_consistent_with_pyproject() -> None:
     run(["uv", "lock", "--check", "--offline"], cwd=REPO_ROOT)
 
 
-def test_install_frameworks_pins_what_the_extras_pin() -> None:
-    """`just install-frameworks` installs with pip exactly the pins of pyproject's extras."""
+def test_install_frameworks_pins_what_the_framework_groups_pin() -> None:
+    """`just install-frameworks` installs with pip exactly the pins of the torch and tensorflow
+    dependency groups."""
     import re
     import tomllib
 
-    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]
+    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
     pinned = sorted(req for group in ("torch", "tensorflow") for req in extras[group])
     justfile = (REPO_ROOT / "justfile").read_text()
     match = re.search(r'^frameworks := "([^"]+)"', justfile, re.MULTILINE)

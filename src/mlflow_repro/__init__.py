@@ -1,26 +1,76 @@
 """mlflow-repro: make every MLflow run rebuildable.
 
-The public API is what `__all__` lists; everything else is an implementation detail.
+The public API is what `__all__` lists (pinned by tests/test_public_api.py); every other module
+is an implementation detail. Names are loaded on first use: importing the package (which MLflow
+does at `import mlflow`, through the plugin) stays cheap.
+
+    from mlflow_repro import load_manifest, reproduce
+    manifest = load_manifest("<run id>")        # or a path to a manifest.json
+    result = reproduce("<run id>")              # ReplayResult; result.verdict.verdict
 """
 
-from mlflow_repro.errors import ConfigError, DataError, LockError, PackageError, ReproError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mlflow_repro.errors import DataStepError, ManifestError, ReplayError, ReproError, UsageError
+
+if TYPE_CHECKING:
+    from mlflow_repro.manifest import Manifest, load_manifest
+    from mlflow_repro.modelfiles import model_digest
+    from mlflow_repro.replay.result import ReplayResult, Verdict
+    from mlflow_repro.replay.reproduce import reproduce
+    from mlflow_repro.seeding import numpy_generator, seed_everything, torch_generator
+
+_LAZY = {
+    "Manifest": "mlflow_repro.manifest",
+    "load_manifest": "mlflow_repro.manifest",
+    "model_digest": "mlflow_repro.modelfiles",
+    "ReplayResult": "mlflow_repro.replay.result",
+    "Verdict": "mlflow_repro.replay.result",
+    "reproduce": "mlflow_repro.replay.reproduce",
+    "seed_everything": "mlflow_repro.seeding",
+    "numpy_generator": "mlflow_repro.seeding",
+    "torch_generator": "mlflow_repro.seeding",
+}
 
 
-def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> int:
-    """Seed Python, NumPy, PyTorch and TensorFlow; see `mlflow_repro.seeding.seed_everything`."""
-    from mlflow_repro.seeding import seed_everything as _seed_everything
+def _version() -> str:
+    """The version has one home, pyproject.toml; installed metadata carries it here."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return _seed_everything(seed, deterministic=deterministic)
+    try:
+        return version("mlflow-repro")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
 
 
-__version__ = "0.1.0"
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'mlflow_repro' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
-    "ConfigError",
-    "DataError",
-    "LockError",
-    "PackageError",
+    "DataStepError",
+    "Manifest",
+    "ManifestError",
+    "ReplayError",
+    "ReplayResult",
     "ReproError",
+    "UsageError",
+    "Verdict",
     "__version__",
+    "load_manifest",
+    "model_digest",
+    "numpy_generator",
+    "reproduce",
     "seed_everything",
+    "torch_generator",
 ]

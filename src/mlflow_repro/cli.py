@@ -6,60 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlflow_repro.errors import ReproError
+from mlflow_repro.errors import ReproError, UsageError
 
 
-def _train(args: argparse.Namespace) -> int:
-    from mlflow_repro.jobs.configs import load_config
-    from mlflow_repro.jobs.training import run_training
+def _version() -> str:
+    import mlflow_repro
 
-    # Validate before importing mlflow or touching the tracking store: a bad config leaves no run.
-    config = load_config(args.conf_file)
-    result = run_training(config.job, args.conf_file)
-    print(
-        f"run {result.run_id} finished: "
-        + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
-    )
-    if result.registered_version is not None:
-        print(f"registered model version {result.registered_version} ({result.model_uri})")
-    return 0
-
-
-def _lock(args: argparse.Namespace) -> int:
-    from mlflow_repro.envfile import check_python_env, write_python_env
-
-    if args.check:
-        check_python_env(args.project)
-        print(f"{args.project / 'python_env.yaml'} is up to date with uv.lock")
-    else:
-        path = write_python_env(args.project)
-        print(f"wrote {path}")
-    return 0
-
-
-def _package(args: argparse.Namespace) -> int:
-    from mlflow_repro import packaging
-
-    project = args.project.resolve()
-    if args.constraints:
-        print(f"wrote {packaging.compile_build_constraints(project)}")
-        return 0
-    if args.verify:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="mlflow-repro-verify-") as tmp:
-            result = packaging.verify(project, Path(tmp))
-            print(f"first build:  {result.first.sha256}  {result.first.wheel.name}")
-            print(f"second build: {result.second.sha256}  {result.second.wheel.name}")
-            if not result.identical:
-                print("the two builds differ:", *result.differences, sep="\n  ", file=sys.stderr)
-                return 1
-        print("identical: the wheel is byte-for-byte reproducible")
-        return 0
-    package = packaging.build(project, args.out_dir.resolve())
-    print(f"{package.sha256}  {package.wheel}")
-    print(f"runtime requirements (hash-pinned): {package.requirements}")
-    return 0
+    return str(mlflow_repro.__version__)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -74,10 +27,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         try:
             backend_config = json.loads(text)
         except json.JSONDecodeError as exc:
-            from mlflow_repro.errors import ReplayError
-
-            raise ReplayError(
-                f"--backend-config {args.backend_config!r} is neither a JSON file nor JSON: {exc}"
+            raise UsageError(
+                f"--backend-config is neither a JSON file nor JSON text ({exc})",
+                value=args.backend_config,
+                hint="pass a path to a JSON file or a JSON object such as '{\"key\": 1}'",
             ) from None
     result = reproduce(
         args.run_id,
@@ -104,51 +57,11 @@ def _reproduce(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlflow-repro",
-        description="Make MLflow runs rebuildable: train the template, keep its lock files true.",
+        description="Rebuild logged MLflow runs from their reproducibility manifest and verify "
+        "them. Example: `mlflow-repro reproduce 3f2a...` (MLFLOW_TRACKING_URI names the store).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    train = sub.add_parser(
-        "train",
-        help="run a training job from a YAML config (what `mlflow run` calls)",
-        description="Validate CONF_FILE, train the model it describes and log it to MLflow. "
-        "Under `mlflow run` the run created by MLflow is resumed; otherwise a new run starts "
-        "in the tracking store named by MLFLOW_TRACKING_URI (default sqlite:///mlflow.db).",
-    )
-    train.add_argument("conf_file", help="path to a job config, e.g. confs/training.yaml")
-    train.set_defaults(handler=_train)
-
-    lock = sub.add_parser(
-        "lock",
-        help="regenerate python_env.yaml from uv.lock (or --check that it is current)",
-        description="Write python_env.yaml from .python-version and the hash-pinned export of "
-        "uv.lock, so that MLflow's environment cache key follows the lock.",
-    )
-    lock.add_argument("--check", action="store_true", help="fail if python_env.yaml is stale")
-    lock.add_argument("--project", type=Path, default=Path("."), help="project root (default .)")
-    lock.set_defaults(handler=_lock)
-
-    package = sub.add_parser(
-        "package",
-        help="build the byte-for-byte reproducible wheel (or --verify it, or --constraints)",
-        description="Build the project's wheel with `uv build --wheel`, the hash-pinned build "
-        "constraints and --require-hashes, SOURCE_DATE_EPOCH from the commit time, into a clean "
-        "directory, with the runtime requirements (hashes) beside it.",
-    )
-    package.add_argument("--out-dir", type=Path, default=Path("dist"), help="default: dist")
-    package.add_argument("--project", type=Path, default=Path("."), help="project root")
-    mode = package.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--verify",
-        action="store_true",
-        help="build twice in clean directories and compare the bytes",
-    )
-    mode.add_argument(
-        "--constraints",
-        action="store_true",
-        help="re-pin [build-system].requires with hashes into build-constraints.txt",
-    )
-    package.set_defaults(handler=_package)
 
     replay = sub.add_parser(
         "reproduce",

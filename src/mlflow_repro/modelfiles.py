@@ -117,8 +117,14 @@ def model_files(directory: str | Path) -> list[ModelFile]:
     return found
 
 
-def model_digest(files: list[ModelFile]) -> str:
-    """One sha256 over the content of the model's files (logging metadata left out)."""
+def model_digest(model: str | Path | list[ModelFile]) -> str:
+    """One sha256 over the content of a model's files (logging metadata left out).
+
+    `model` is a local model directory (as `mlflow.artifacts.download_artifacts` returns) or its
+    `model_files`. Equal digests mean equal models, whatever ids and save times the framework
+    wrote into its archives.
+    """
+    files = model if isinstance(model, list) else model_files(model)
     digest = hashlib.sha256()
     for file in sorted(files, key=lambda f: f.path):
         if file.canonical != "logging-metadata":

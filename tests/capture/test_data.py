@@ -16,7 +16,7 @@ def test_template_data_versions_come_from_dvc_lock() -> None:
     out = by_path["data/breast_cancer.csv"]
     assert out.role == "out" and out.source == "dvc.lock:prepare"
     assert out.md5 == "5afc23b9622f8f9ffa60824f4e97d0d5" and out.size == 121385
-    assert by_path["src/mlflow_repro/jobs/prepare.py"].role == "dep"
+    assert by_path["src/repro_template/jobs/prepare.py"].role == "dep"
 
 
 def test_dvc_file_outputs_and_workspace_changes(repo: Repo) -> None:

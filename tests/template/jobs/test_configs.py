@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_repro.errors import ConfigError
-from mlflow_repro.jobs.configs import RandomForestModel, TrainingJob, load_config
+from repro_template.errors import ConfigError
+from repro_template.jobs.configs import RandomForestModel, TrainingJob, load_config
 
-HERE = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parents[2]
 VALID = sorted((HERE / "confs" / "valid").glob("*.yaml"))
 INVALID = sorted((HERE / "confs" / "invalid").glob("*.yaml"))
 SHIPPED = sorted((HERE.parent / "confs").glob("*.yaml"))

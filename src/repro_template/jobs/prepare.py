@@ -37,7 +37,7 @@ def write_table(dataset: str, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlflow_repro.jobs.prepare",
+        prog="python -m repro_template.jobs.prepare",
         description="Write a scikit-learn bundled dataset as the template's training CSV.",
     )
     parser.add_argument("--dataset", default="breast_cancer", choices=sorted(DATASETS))

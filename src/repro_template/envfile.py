@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from mlflow_repro.errors import LockError
+from repro_template.errors import LockError
 from mlflow_repro.uvexport import export_command, requirement_lines
 
 HEADER = (

@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow_repro.errors import PackageError
+from repro_template.errors import PackageError
 from mlflow_repro.uvexport import export_command, uv_binary
 
 BUILD_CONSTRAINTS = "build-constraints.txt"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlflow_repro.errors import DataError
-from mlflow_repro.jobs.configs import (
+from repro_template.errors import DataError
+from repro_template.jobs.configs import (
     KerasMLPModel,
     LogisticRegressionModel,
     ModelConfig,
@@ -17,8 +17,8 @@ from mlflow_repro.jobs.configs import (
     TorchMLPModel,
     TrainingJob,
 )
-from mlflow_repro.jobs.neural import Fitted, fit_keras, fit_torch, require_framework
-from mlflow_repro.seeding import seed_everything
+from repro_template.jobs.neural import Fitted, fit_keras, fit_torch, require_framework
+from mlflow_repro import seed_everything
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,11 @@ def logged_model_digest(model_uri: str) -> str:
 
     import mlflow
 
-    from mlflow_repro.modelfiles import model_digest, model_files
+    from mlflow_repro import model_digest
 
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-model-") as tmp:
         local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp)
-        return model_digest(model_files(local))
+        return model_digest(local)
 
 
 def load_table(job: TrainingJob) -> Any:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow_repro.errors import ConfigError
-from mlflow_repro.jobs.configs import KerasMLPModel, TorchMLPModel
+from repro_template.errors import ConfigError
+from repro_template.jobs.configs import KerasMLPModel, TorchMLPModel
 
 _EXTRA = {"TorchMLP": ("torch", "torch"), "KerasMLP": ("tensorflow", "tensorflow")}
 
@@ -61,7 +61,7 @@ def fit_torch(model: TorchMLPModel, x_train: Any, y_train: Any) -> Fitted:
     """Train with Adam on BCE-with-logits; shuffling follows the seed (a seeded Generator)."""
     import torch
 
-    from mlflow_repro.seeding import torch_generator
+    from mlflow_repro import torch_generator
 
     mean, scale = _standardise(x_train)
 

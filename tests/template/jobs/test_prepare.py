@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlflow_repro.jobs.prepare import main, write_table
+from repro_template.jobs.prepare import main, write_table
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def locked_out(path: str) -> dict[str, object]:

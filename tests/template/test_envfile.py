@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlflow_repro.envfile import check_python_env, render_python_env, write_python_env
-from mlflow_repro.errors import LockError
+from repro_template.envfile import check_python_env, render_python_env, write_python_env
+from repro_template.errors import LockError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

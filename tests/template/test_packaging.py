@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_repro import packaging
-from mlflow_repro.errors import PackageError
+from repro_template import packaging
+from repro_template.errors import PackageError
 from tests.conftest import REPO_ROOT, copy_template, run, venv_env
 
 
@@ -28,19 +28,21 @@ def test_two_builds_of_the_same_commit_are_byte_identical(tmp_path: Path) -> Non
     requirements = result.first.requirements.read_text()
     assert "mlflow==" in requirements and "--hash=sha256:" in requirements
     assert "hatchling" not in requirements
+    names = {m.filename.split("/")[0] for m in zipfile.ZipFile(result.first.wheel).infolist()}
+    assert names == {"mlflow_repro", "mlflow_repro-0.1.0.dist-info"}  # the template stays out
 
 
 def test_one_changed_byte_of_source_changes_the_wheel(project: Path, tmp_path: Path) -> None:
     epoch = packaging.commit_epoch(project)
     before = packaging.build(project, tmp_path / "a", epoch)
-    source = project / "src" / "mlflow_repro" / "jobs" / "__init__.py"
+    source = project / "src" / "mlflow_repro" / "replay" / "__init__.py"
     data = bytearray(source.read_bytes())
     data[4] = ord("X") if data[4] != ord("X") else ord("Y")
     source.write_bytes(bytes(data))
     after = packaging.build(project, tmp_path / "b", epoch)
     assert before.sha256 != after.sha256
     differences = packaging.diff_wheels(before.wheel, after.wheel)
-    assert "mlflow_repro/jobs/__init__.py: content" in differences
+    assert "mlflow_repro/replay/__init__.py: content" in differences
     assert not any(d.startswith("mlflow_repro/cli.py") for d in differences)
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import pydantic as pdt
 import yaml
 
-from mlflow_repro.errors import ConfigError
+from repro_template.errors import ConfigError
 
 
 class StrictModel(pdt.BaseModel):
