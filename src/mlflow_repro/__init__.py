@@ -19,8 +19,8 @@ from mlflow_repro.errors import DataStepError, ManifestError, ReplayError, Repro
 if TYPE_CHECKING:
     from mlflow_repro.manifest import Manifest, load_manifest
     from mlflow_repro.modelfiles import model_digest
-    from mlflow_repro.replay.result import ReplayResult, Verdict
     from mlflow_repro.replay.reproduce import reproduce
+    from mlflow_repro.replay.result import ReplayResult, Verdict
     from mlflow_repro.seeding import numpy_generator, seed_everything, torch_generator
 
 _LAZY = {

@@ -21,14 +21,13 @@ from __future__ import annotations
 import os
 import sys
 
+from mlflow_repro.names import AUTO_SEED_VAR, DISABLE_VAR, SEED_VAR, STATE_VAR
+
 # mypy reads this block; at run time nothing from typing is imported (startup cost).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-SEED_VAR = "MLFLOW_REPRO_SEED"
-AUTO_SEED_VAR = "MLFLOW_REPRO_AUTO_SEED"
-STATE_VAR = "MLFLOW_REPRO_RNG_STATE"  # path of a logged repro/seeds/rng_state.json to restore
 MAX_SEED = 2**32 - 1
 
 
@@ -266,7 +265,7 @@ def install_hook() -> None:
 
 
 def install() -> None:
-    flags = (os.environ.get(AUTO_SEED_VAR, "1"), os.environ.get("MLFLOW_REPRO_DISABLE", ""))
+    flags = (os.environ.get(AUTO_SEED_VAR, "1"), os.environ.get(DISABLE_VAR, ""))
     if flags[0].strip().lower() in {"0", "false", "no"} or flags[1].strip().lower() in {
         "1",
         "true",

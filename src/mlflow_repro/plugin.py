@@ -29,10 +29,14 @@ try:  # automatic, recorded seeding: installs itself on import; never breaks imp
 except Exception as exc:  # pragma: no cover - defensive
     print(f"mlflow-repro: automatic seeding disabled: {exc}", file=sys.stderr)
 
-CAPTURE_ID_TAG = "repro.capture.id"
-CAPTURED_RUN_VAR = "MLFLOW_REPRO_CAPTURED_RUN"  # inherited by children: capture a run once
-REPLAY_TOKEN_VAR = "MLFLOW_REPRO_REPLAY_TOKEN"  # set by replay for a plain script: tags its runs
-REPLAY_TOKEN_TAG = "repro.replay.token"
+from mlflow_repro.names import (
+    CAPTURE_ID_TAG,
+    CAPTURED_RUN_VAR,
+    DISABLE_VAR,
+    REPLAY_TOKEN_TAG,
+    REPLAY_TOKEN_VAR,
+)
+
 JOIN_TIMEOUT_SECONDS = 60.0
 
 _lock = threading.Lock()
@@ -43,8 +47,6 @@ _published: list[str] = []  # resumed runs whose capture was logged (their seeds
 
 
 def enabled() -> bool:
-    from mlflow_repro.capture.settings import DISABLE_VAR
-
     return os.environ.get(DISABLE_VAR, "").strip().lower() not in {"1", "true", "yes"}
 
 
@@ -139,7 +141,7 @@ def _refresh_seeds(run_id: str) -> None:
     from mlflow.entities import RunTag
     from mlflow.tracking.client import MlflowClient
 
-    from mlflow_repro.manifest import TAG_PREFIX
+    from mlflow_repro.names import TAG_PREFIX
 
     manifest = dataclasses.replace(captured.manifest, seeds=seeds)
     client = MlflowClient()

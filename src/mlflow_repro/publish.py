@@ -6,9 +6,7 @@ import contextlib
 from typing import Any
 
 from mlflow_repro.capture import Captured
-from mlflow_repro.manifest import TAG_PREFIX
-
-ERRORS_TAG = TAG_PREFIX + "capture.errors"
+from mlflow_repro.names import CAPTURE_ERRORS_TAG as ERRORS_TAG
 
 
 def publish(client: Any, run: Any, captured: Captured, *, with_tags: bool) -> None:

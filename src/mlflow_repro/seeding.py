@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_repro._startup import MAX_SEED, SEED_VAR, STATE, install_hook, make_deterministic
+from mlflow_repro._startup import MAX_SEED, STATE, install_hook, make_deterministic
+from mlflow_repro.names import SEED_VAR
 
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
 

@@ -8,7 +8,9 @@ with every hash.
 
 from __future__ import annotations
 
-import shutil
+from mlflow_repro.process import uv_binary
+
+__all__ = ["export_command", "requirement_lines", "uv_binary"]
 
 EXPORT_ARGS = (
     "export",
@@ -20,16 +22,6 @@ EXPORT_ARGS = (
     "--no-header",
     "--no-annotate",
 )
-
-
-def uv_binary() -> str | None:
-    """The uv executable: the one the `uv` package ships, else the first on PATH."""
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        return shutil.which("uv")
 
 
 def export_command(*extra: str) -> list[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from repro_template.errors import LockError
 from mlflow_repro.uvexport import export_command, requirement_lines
+from repro_template.errors import LockError
 
 HEADER = (
     "# Generated from uv.lock, pyproject.toml and .python-version by `just lock`; do not edit.\n"

@@ -19,8 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro_template.errors import PackageError
 from mlflow_repro.uvexport import export_command, uv_binary
+from repro_template.errors import PackageError
 
 BUILD_CONSTRAINTS = "build-constraints.txt"
 RUNTIME_REQUIREMENTS = "requirements.txt"

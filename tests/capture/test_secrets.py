@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlflow_repro.capture.secrets import (
+from mlflow_repro.secrets import (
     has_secret_content,
     is_secret_name,
     redact_argv,

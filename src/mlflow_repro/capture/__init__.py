@@ -19,12 +19,12 @@ from mlflow_repro.capture.data import collect_data
 from mlflow_repro.capture.git import collect_code, relative_workdir, repository_root
 from mlflow_repro.capture.hardware import collect_gpu
 from mlflow_repro.capture.lock import collect_environment
-from mlflow_repro.capture.secrets import redact_argv
 from mlflow_repro.capture.seeds import collect_seeds
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.capture.system import collect_platform
 from mlflow_repro.manifest import Code, Data, Environment, Gpu, Launch, Manifest, Platform, Seeds
+from mlflow_repro.secrets import redact_argv
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from mlflow_repro.capture.process import run
 from mlflow_repro.manifest import Data, DataFile
+from mlflow_repro.process import run
 
 
 def find_dvc_root(start: Path, stop: Path | None) -> Path | None:

@@ -6,11 +6,11 @@ import contextlib
 import os
 from pathlib import Path
 
-from mlflow_repro.capture.process import run
-from mlflow_repro.capture.secrets import has_secret_content, is_secret_name, strip_url_credentials
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Code, Omitted, Payload, UntrackedFile
+from mlflow_repro.process import run
+from mlflow_repro.secrets import has_secret_content, is_secret_name, strip_url_credentials
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 

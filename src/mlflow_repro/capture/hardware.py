@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlflow_repro.capture.process import run
 from mlflow_repro.manifest import Gpu, GpuDevice
+from mlflow_repro.process import run
 
 _SMI_QUERY = "index,name,memory.total,uuid,driver_version,compute_cap"
 

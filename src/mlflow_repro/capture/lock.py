@@ -12,9 +12,9 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
-from mlflow_repro.capture.process import run
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Drift, Environment, InstalledWheel
+from mlflow_repro.process import run
 from mlflow_repro.uvexport import export_command, requirement_lines, uv_binary
 
 REQUIREMENTS = "requirements.lock.txt"
@@ -84,7 +84,7 @@ def _archive_sha256(direct_url: dict[str, Any]) -> tuple[str | None, str]:
 
 def installed_wheels() -> list[InstalledWheel]:
     """Distributions installed from an archive (not an index), with the archive's sha256."""
-    from mlflow_repro.capture.secrets import strip_url_credentials
+    from mlflow_repro.secrets import strip_url_credentials
 
     found: dict[str, InstalledWheel] = {}
     for entry in sys.path:

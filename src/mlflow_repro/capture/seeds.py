@@ -13,10 +13,11 @@ import os
 import sys
 from typing import Any
 
-from mlflow_repro._startup import SEED_VAR, STATE
+from mlflow_repro._startup import STATE
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.capture.system import ENV_ALLOWLIST
 from mlflow_repro.manifest import Payload, SeedCall, Seeds
+from mlflow_repro.names import SEED_VAR
 
 STATE_PAYLOAD = "seeds/rng_state.json"
 STATE_FORMAT = 1

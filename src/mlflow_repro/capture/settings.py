@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-DISABLE_VAR = "MLFLOW_REPRO_DISABLE"
+from mlflow_repro.names import DISABLE_VAR
 
 
 def _int(name: str, default: int) -> int:

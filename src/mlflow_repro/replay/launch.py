@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_repro._startup import STATE_VAR
-from mlflow_repro.capture.secrets import WITHHELD
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.plugin import CAPTURED_RUN_VAR
+from mlflow_repro.secrets import WITHHELD
 
 
 def check_environment(manifest: Manifest, workspace: Path, run_id: str) -> None:

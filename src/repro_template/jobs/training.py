@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlflow_repro import seed_everything
 from repro_template.errors import DataError
 from repro_template.jobs.configs import (
     KerasMLPModel,
@@ -18,7 +19,6 @@ from repro_template.jobs.configs import (
     TrainingJob,
 )
 from repro_template.jobs.neural import Fitted, fit_keras, fit_torch, require_framework
-from mlflow_repro import seed_everything
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,16 @@
-"""The reproducibility manifest: one typed, versioned record per run.
+"""The manifest's schema: one frozen dataclass per section.
 
-Capture writes it as the artifact `repro/manifest.json` and mirrors its key fields as short
-`repro.*` tags; replay, audit and diff read nothing else. Every record is a frozen dataclass whose
-fields all have defaults, so `Section()` is the honest "nothing known" value a failed collector
-leaves behind.
+Every field has a default, so `Section()` is the honest "nothing known" value a failed collector
+leaves behind. Reading and writing live in `codec.py`, the tags in `tags.py`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST_ARTIFACT = "repro/manifest.json"
-TAG_PREFIX = "repro."
 
 
 @dataclass(frozen=True)
@@ -65,10 +58,18 @@ class Code:
 
 @dataclass(frozen=True)
 class Launch:
-    """How the run was started."""
+    """How the run was started: everything replay needs to start it again the same way."""
 
     launcher: str = "python"  # "mlflow run" or "python"
     entry_point: str | None = None
+    # `mlflow run`: the parameters as launched (the entry point's declared ones, as strings);
+    # None when not recorded (schema 1).
+    parameters: dict[str, str] | None = None
+    env_manager: str | None = None  # `mlflow run --env-manager` (local, uv, virtualenv, conda)
+    backend: str | None = None  # `mlflow run --backend` (local, kubernetes, ...)
+    # This run's position among the runs its process started (0 for the first): a script that
+    # starts several runs is replayed and compared run for run.
+    run_index: int = 0
     argv: list[str] = field(default_factory=list)
     # The interpreter's arguments as typed (sys.orig_argv without the interpreter): keeps
     # `-m package.module` and interpreter options that argv loses. Credentials withheld.
@@ -210,24 +211,28 @@ class Manifest:
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        from mlflow_repro.manifest.codec import to_dict
+
+        return to_dict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        from mlflow_repro.manifest.codec import to_json
+
+        return to_json(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(
-                f"manifest schema_version {version!r} is not supported (this mlflow-repro reads "
-                f"version {SCHEMA_VERSION}); upgrade mlflow-repro to read it"
-            )
-        return _build(cls, data)
+        """Read any schema version this mlflow-repro knows (older ones through a migration),
+        checking every field's type; a ManifestError says which field is wrong."""
+        from mlflow_repro.manifest.codec import from_dict
+
+        return from_dict(data)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        return cls.from_dict(json.loads(text))
+        from mlflow_repro.manifest.codec import from_json
+
+        return from_json(text)
 
     def payloads(self) -> list[Payload]:
         """Every file the manifest says was logged beside it."""
@@ -238,76 +243,6 @@ class Manifest:
 
     def tags(self) -> dict[str, str]:
         """The short `repro.*` tags mirrored from the manifest, for search and the UI."""
-        code, env, data = self.code, self.environment, self.data
-        tags = {
-            "manifest.version": str(self.schema_version),
-            "git.commit": code.commit or code.vcs,
-            "git.branch": code.branch or ("(detached)" if code.detached else "-"),
-            "git.dirty": _flag(code.dirty),
-            "git.pushed": _flag(code.pushed),
-            "git.remote": code.remote_url or "-",
-            "python": env.python_version,
-            "lock.source": env.lock_source,
-            "lock.sha256": env.requirements.sha256 if env.requirements else "-",
-            "lock.drift": str(len(env.drift)),
-            "wheels": ", ".join(
-                f"{w.name}=={w.version}@{(w.sha256 or 'unhashed')[:16]}" for w in env.wheels
-            )[:4000]
-            or "-",
-            "image": env.image or "-",
-            "data.files": str(len(data.files)),
-            "data.dirty": _flag(data.workspace_differs),
-            "seed": "-" if self.seeds.seed is None else str(self.seeds.seed),
-            "seed.source": self.seeds.source,
-            "seed.user": ", ".join(f"{c.function}({c.seed})" for c in self.seeds.user_seeds)[:1000]
-            or "-",
-            "seed.rng": self.seeds.rng_fingerprint or "-",
-            "seed.preloaded": ", ".join(f"{k}@{v}" for k, v in sorted(self.seeds.preloaded.items()))
-            or "-",
-            "seed.pythonhashseed": self.seeds.pythonhashseed or "random",
-            "platform": f"{self.platform.system}-{self.platform.machine}",
-            "gpu": _gpu_summary(self.gpu),
-            "capture.seconds": f"{self.capture_seconds:.3f}",
-        }
-        if self.errors:
-            tags["capture.errors"] = "; ".join(self.errors)[:4000]
-        return {TAG_PREFIX + k: v for k, v in tags.items()}
+        from mlflow_repro.manifest.tags import manifest_tags
 
-
-def _flag(value: bool | None) -> str:
-    return "unknown" if value is None else str(value).lower()
-
-
-def _gpu_summary(gpu: Gpu) -> str:
-    if not gpu.devices:
-        return "none"
-    names = sorted({d.name for d in gpu.devices})
-    return f"{len(gpu.devices)}x {', '.join(names)}"
-
-
-T = TypeVar("T")
-
-
-def _build(cls: type[T], data: Any) -> T:
-    """Rebuild a dataclass tree from plain dicts, ignoring keys a newer writer added."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
-    return cls(**kwargs)
-
-
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _convert(inner[0], value)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return [_convert(item, v) for v in value]
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value)  # type: ignore[arg-type]
-    return value
+        return manifest_tags(self)
