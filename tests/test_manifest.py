@@ -1,13 +1,19 @@
-"""The manifest round-trips through JSON, refuses unknown schema versions and mirrors tags."""
+"""The manifest round-trips through JSON, migrates older schema versions, refuses newer ones and
+wrong types (naming the field), loads from a file or a run, and mirrors tags."""
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlflow_repro.manifest import (
     SCHEMA_VERSION,
+    ManifestError,
+    load_manifest,
     Code,
     Drift,
     Environment,
@@ -56,11 +62,98 @@ def test_unknown_fields_from_a_newer_writer_are_ignored() -> None:
     assert Manifest.from_dict(data).code.commit == "a" * 40
 
 
-def test_other_schema_versions_are_refused_with_advice() -> None:
+def test_a_newer_schema_version_is_refused_with_advice() -> None:
     data = sample().to_dict()
     data["schema_version"] = SCHEMA_VERSION + 1
-    with pytest.raises(ValueError, match="upgrade mlflow-repro"):
+    with pytest.raises(ManifestError, match="upgrade mlflow-repro") as info:
         Manifest.from_dict(data)
+    assert isinstance(info.value, ValueError)  # callers that caught ValueError still do
+
+
+def schema_1(manifest: Manifest) -> dict[str, Any]:
+    """What a schema-1 writer wrote: no launch parameters, env manager, backend or run index."""
+    data = manifest.to_dict()
+    data["schema_version"] = 1
+    for key in ("parameters", "env_manager", "backend", "run_index"):
+        del data["launch"][key]
+    return data
+
+
+def test_a_schema_1_manifest_is_migrated_not_refused() -> None:
+    old = schema_1(sample())
+    old["launch"].update(launcher="mlflow run", entry_point="main")
+    migrated = Manifest.from_dict(old)
+    assert migrated.schema_version == SCHEMA_VERSION
+    assert migrated.launch.entry_point == "main"
+    assert migrated.launch.parameters is None  # not recorded then: unknown, not guessed
+    assert migrated.launch.run_index == 0
+    assert migrated.code == sample().code
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("code", "commit"), 42, "manifest.code.commit should be str"),
+        (("code", "dirty"), "yes", "manifest.code.dirty should be bool"),
+        (("code", "untracked"), {"a": 1}, "manifest.code.untracked should be a list"),
+        (("environment", "requirement_count"), True, "requirement_count should be int"),
+        (("launch", "parameters"), {"conf_file": 3}, "launch.parameters.conf_file should be str"),
+        (("code", "untracked", 0, "payload", "size"), "big", "payload.size should be int"),
+        (("capture_seconds",), "slow", "manifest.capture_seconds should be float"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_named(path: tuple[Any, ...], value: Any, field: str) -> None:
+    data = sample().to_dict()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ManifestError, match=re.escape(field)):
+        Manifest.from_dict(data)
+
+
+@pytest.mark.parametrize("version", [None, "2", 0, True])
+def test_a_missing_or_malformed_schema_version_is_refused(version: Any) -> None:
+    data = sample().to_dict()
+    data["schema_version"] = version
+    with pytest.raises(ManifestError, match="schema_version"):
+        Manifest.from_dict(data)
+
+
+def test_load_manifest_reads_a_file_or_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "repro").mkdir()
+    (tmp_path / "repro" / "manifest.json").write_text(json.dumps(schema_1(sample())))
+    for source in (tmp_path / "repro" / "manifest.json", tmp_path / "repro", tmp_path):
+        assert load_manifest(source).code.commit == "a" * 40
+    assert load_manifest(str(tmp_path)).schema_version == SCHEMA_VERSION
+
+
+def test_load_manifest_names_a_file_that_is_not_a_manifest(tmp_path: Path) -> None:
+    bad = tmp_path / "manifest.json"
+    bad.write_text("{not json")
+    with pytest.raises(ManifestError, match="not valid JSON") as info:
+        load_manifest(bad)
+    assert str(bad) in str(info.value)
+
+
+def test_load_manifest_of_an_unknown_run_names_it(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(ManifestError, match="no run with this id") as info:
+        load_manifest("0" * 32, tracking_uri=uri)
+    assert info.value.run_id == "0" * 32 and "0" * 32 in str(info.value)
+
+
+def test_load_manifest_of_a_run_without_one_says_so(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("t", artifact_location=str(tmp_path / "artifacts"))
+    run_id = client.create_run(experiment).info.run_id
+    with pytest.raises(ManifestError, match="has no repro/manifest.json"):
+        load_manifest(run_id, tracking_uri=uri)
+    client.log_text(run_id, sample().to_json(), "repro/manifest.json")
+    assert load_manifest(run_id, tracking_uri=uri) == sample()
 
 
 def test_payloads_lists_every_logged_file() -> None:

@@ -26,9 +26,9 @@ class ConfigError(TemplateError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"invalid configuration file:\n{lines}",
+            f"invalid configuration file '{path}':\n{lines}",
             value=path,
-            hint="fix the file; tests/confs/valid holds examples that pass",
+            hint="fix the file (tests/confs/valid holds examples that pass)",
         )
 
 

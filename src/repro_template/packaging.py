@@ -4,7 +4,8 @@
   --generate-hashes --universal`); it is committed and kept apart from the runtime dependencies.
 - The wheel is built by `uv build --wheel --build-constraints build-constraints.txt
   --require-hashes` into a clean directory, with SOURCE_DATE_EPOCH set to the commit time.
-- The runtime requirements (`uv export` of uv.lock, with hashes) ship beside the wheel.
+- The wheel's runtime requirements (`uv export --no-default-groups` of uv.lock: the wheel's own
+  dependencies, not the template's group, with hashes) ship beside the wheel.
 - `verify` builds twice in separate clean directories and compares the bytes; a difference names
   the members of the wheel that differ.
 """
@@ -164,7 +165,8 @@ def build(project: Path, out_dir: Path, epoch: str | None = None) -> Package:
     if len(wheels) != 1:
         raise PackageError(f"expected one wheel in {out_dir}, found {[w.name for w in wheels]}")
     requirements = out_dir / RUNTIME_REQUIREMENTS
-    requirements.write_text(_run(export_command(), cwd=project))
+    # The wheel's own closure: the plugin's requirements, not the template's default group.
+    requirements.write_text(_run(export_command("--no-default-groups"), cwd=project))
     return Package(wheel=wheels[0], sha256=sha256(wheels[0]), requirements=requirements)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from mlflow_repro.manifest import Manifest
 from tests.conftest import Repo, run, venv_env
+from tests.e2e.conftest import Trained, train
 
 pytestmark = pytest.mark.e2e
 
@@ -106,31 +107,20 @@ def test_mlflow_run_of_the_template_gets_a_complete_manifest(
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    uri = store(kind, tmp_path, request)
-    run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "run",
-            "--experiment-name",
-            f"capture-{kind}",
-            "--env-manager",
-            "local",
-            "-P",
-            "conf_file=confs/training.yaml",
-            ".",
-        ],
-        cwd=template_with_data,
-        env=venv_env(MLFLOW_TRACKING_URI=uri),
-    )
-    client = MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name(f"capture-{kind}")
-    [run_] = client.search_runs([experiment.experiment_id])
-    manifest, tags, artifacts = fetch_manifest(uri, run_.info.run_id, tmp_path / "dl")
+    if kind == "sqlite":  # the session's shared original
+        trained: Trained = request.getfixturevalue("trained")
+        uri, run_id = trained.uri, trained.local_run
+    else:
+        uri = store(kind, tmp_path, request)
+        run_id = train(template_with_data, uri, "local", f"capture-{kind}")
+    run_ = MlflowClient(tracking_uri=uri).get_run(run_id)
+    manifest, tags, artifacts = fetch_manifest(uri, run_id, tmp_path / "dl")
 
     assert manifest.errors == []
     assert manifest.launch.launcher == "mlflow run" and manifest.launch.entry_point == "main"
+    # The launch as MLflow made it, recorded for replay: the declared parameters as launched.
+    assert manifest.launch.parameters == {"conf_file": "confs/training.yaml"}
+    assert manifest.launch.env_manager == "local" and manifest.launch.backend == "local"
     assert manifest.code.commit == run_.data.tags["mlflow.source.git.commit"]
     assert manifest.environment.lock_source == "uv.lock"
     assert manifest.environment.lock_strength == "hashes"

@@ -2,7 +2,8 @@
 
 Each framework's conf runs twice through `mlflow run`; the metrics must be equal as floats and the
 logged model files equal hash by hash (raw bytes, or content where the format writes object ids
-or save times; see mlflow_repro.modelfiles). PyTorch and TensorFlow come from the optional extras
+or save times; see mlflow_repro.modelfiles). scikit-learn uses the session's shared runs.
+PyTorch and TensorFlow come from the framework dependency groups
 (`just install-frameworks`); `just test` sets MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 so that a missing
 framework fails there instead of skipping.
 """
@@ -12,11 +13,14 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mlflow_repro.modelfiles import ModelFile, model_digest, model_files
+from mlflow_repro import model_digest
+from mlflow_repro.modelfiles import ModelFile, model_files
 from tests.conftest import mlflow_run, require
+from tests.e2e.conftest import Trained
 
 pytestmark = pytest.mark.e2e
 
@@ -41,26 +45,67 @@ def logged_files(uri: str, model_uri: str) -> dict[str, ModelFile]:
         mlflow.set_tracking_uri(None)
 
 
-@pytest.mark.parametrize("framework", list(CONFS))
-def test_two_runs_give_identical_metrics_and_model_files(
-    framework: str, template_with_data: Path, tmp_path: Path
-) -> None:
+def two_runs(
+    framework: str, template_with_data: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[str, Any, Any]:
+    """Two FINISHED runs of the framework's conf: for scikit-learn the session's shared ones."""
     from mlflow.tracking import MlflowClient
 
-    conf, module, registered = CONFS[framework]
-    require(module)
+    conf, _, _ = CONFS[framework]
+    if framework == "sklearn":
+        trained: Trained = request.getfixturevalue("trained")
+        client = MlflowClient(tracking_uri=trained.uri)
+        return trained.uri, *(
+            client.get_run(r) for r in (trained.local_run, trained.local_run_again)
+        )
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow_run(template_with_data, uri, conf, experiment="frameworks")
     mlflow_run(template_with_data, uri, conf, experiment="frameworks")
-
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("frameworks").experiment_id
     first, second = client.search_runs([experiment], order_by=["start_time"])
+    return uri, first, second
+
+
+def registered_version(uri: str, registered: str, run_id: str) -> str:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    [version] = [
+        v for v in client.search_model_versions(f"name='{registered}'") if v.run_id == run_id
+    ]
+    return str(version.version)
+
+
+def probabilities(uri: str, model_uri: str, table: Path) -> Any:
+    import mlflow
+    import pandas as pd
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.sklearn.load_model(model_uri)
+    finally:
+        mlflow.set_tracking_uri(None)
+    return model.predict_proba(pd.read_csv(table).drop(columns=["target"]))
+
+
+@pytest.mark.parametrize("framework", list(CONFS))
+def test_two_runs_give_identical_metrics_and_model_files(
+    framework: str, template_with_data: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    _, module, registered = CONFS[framework]
+    require(module)
+    uri, first, second = two_runs(framework, template_with_data, tmp_path, request)
+    client = MlflowClient(tracking_uri=uri)
     assert first.info.status == second.info.status == "FINISHED"
+    assert first.info.run_id != second.info.run_id
     assert "test_log_loss" in first.data.metrics
     assert first.data.metrics == second.data.metrics  # exact float equality, value by value
 
-    a, b = (logged_files(uri, f"models:/{registered}/{v}") for v in (1, 2))
+    versions = [registered_version(uri, registered, r.info.run_id) for r in (first, second)]
+    a, b = (logged_files(uri, f"models:/{registered}/{v}") for v in versions)
     assert set(a) == set(b) and any(f.canonical == "bytes" for f in a.values())
     for path, file in a.items():
         if file.canonical == "logging-metadata":
@@ -78,6 +123,11 @@ def test_two_runs_give_identical_metrics_and_model_files(
         ).read_text()
     )
     if module is None:
+        # The logged models, loaded back, answer identically on every row (the skops files
+        # themselves differ: they name their members after object ids).
+        table = template_with_data / "data" / "breast_cancer.csv"
+        p, q = (probabilities(uri, f"models:/{registered}/{v}", table) for v in versions)
+        assert p.shape[0] > 500 and (p == q).all()
         return
     assert manifest["seeds"]["seed"] == 42
     assert manifest["seeds"]["source"] == "seed_everything:argument"

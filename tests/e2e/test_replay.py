@@ -6,7 +6,6 @@ was.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run, venv_env
+from tests.e2e.conftest import Trained, all_runs, copy_run, train
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,7 @@ class Project:
         self.root, self.uri = root, uri
 
     def train(self, env_manager: str = "local", **env: str) -> str:
-        cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", "replay"]
-        cmd += ["--env-manager", env_manager, "-P", "conf_file=confs/training.yaml", "."]
-        done = run(cmd, cwd=self.root, env=venv_env(MLFLOW_TRACKING_URI=self.uri, **env))
-        return done.stderr.split("Run (ID '")[-1].split("'")[0]
+        return train(self.root, self.uri, env_manager, "replay", **env)
 
     def reproduce(self, run_id: str, *args: str, check: bool = True) -> Any:
         cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", run_id, *args]
@@ -43,11 +40,7 @@ class Project:
         )
 
     def runs(self) -> list[Any]:
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient(tracking_uri=self.uri)
-        experiment = client.get_experiment_by_name("replay")
-        return list(client.search_runs([experiment.experiment_id])) if experiment else []
+        return all_runs(self.uri)
 
 
 @pytest.fixture
@@ -58,24 +51,30 @@ def project(template_with_data: Path, tmp_path: Path) -> Project:
     return Project(root, f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
-def verdict_of(project: Project, done: Any, original: str, others: set[str] = frozenset()) -> Any:
-    from mlflow.tracking import MlflowClient
-
-    known = {original, *others}
-    [new_id] = [r.info.run_id for r in project.runs() if r.info.run_id not in known]
-    new = MlflowClient(tracking_uri=project.uri).get_run(new_id)
-    assert new.data.tags["repro.replay.of"] == original
+def verdict_of(project: Project, original: str) -> Any:
+    """The one replay of `original` in the store."""
+    [new] = [r for r in project.runs() if r.data.tags.get("repro.replay.of") == original]
     return new
 
 
-def test_a_clean_commit_replays_identical_in_a_uv_environment(project: Project) -> None:
-    original = project.train("uv")
+@pytest.fixture
+def shared(trained: Trained) -> Project:
+    """The session's trained originals (read, replayed or copied; never changed)."""
+    return Project(trained.root, trained.uri)
+
+
+def test_a_clean_commit_replays_identical_in_a_uv_environment(
+    trained: Trained, shared: Project
+) -> None:
+    project, original = shared, trained.uv_run
+    before_runs = {r.info.run_id for r in project.runs()}
     before = git_state(project.root)
     done = project.reproduce(original)  # the recorded environment manager: uv
     assert ": identical (" in done.stdout
     for step in ("manifest", "code", "environment", "data", "run", "verify"):
         assert f"{step}: done in" in done.stderr
-    new = verdict_of(project, done, original)
+    new = verdict_of(project, original)
+    assert {r.info.run_id for r in project.runs()} - before_runs == {new.info.run_id}
     assert new.data.tags["repro.replay.verdict"] == "identical"
     assert new.data.tags["mlflow.project.env"] == "uv"
     old = {r.info.run_id: r for r in project.runs()}[original]
@@ -91,8 +90,8 @@ def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> 
     (project.root / "NOTES.md").write_text("an untracked note\n")
     original = project.train()
     conf.write_text(conf.read_text().replace("n_estimators: 7", "n_estimators: 100"))
-    done = project.reproduce(original)
-    new = verdict_of(project, done, original)
+    project.reproduce(original)
+    new = verdict_of(project, original)
     assert new.data.params["model.n_estimators"] == "7"
     assert new.data.tags["repro.replay.verdict"] == "identical"
     workspace = Path(new.data.tags["repro.replay.workspace"])
@@ -101,7 +100,7 @@ def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> 
 
 def test_a_different_result_is_reported_and_exits_1(project: Project) -> None:
     """The replay sets the recorded seed; a job whose result follows an unrecorded input differs."""
-    script = project.root / "src" / "mlflow_repro" / "jobs" / "training.py"
+    script = project.root / "src" / "repro_template" / "jobs" / "training.py"
     script.write_text(
         script.read_text().replace(
             "        mlflow.log_metrics(results)",
@@ -113,7 +112,7 @@ def test_a_different_result_is_reported_and_exits_1(project: Project) -> None:
     done = project.reproduce(original, check=False)
     assert done.returncode == 1
     assert ": different (" in done.stdout and "differs: metric clock:" in done.stdout
-    new = verdict_of(project, done, original)
+    new = verdict_of(project, original)
     assert new.data.tags["repro.replay.verdict"] == "different"
 
 
@@ -136,7 +135,7 @@ def test_older_data_is_restored_after_the_data_changed_and_a_later_commit(
 
     done = project.reproduce(older)
     assert "data/breast_cancer.csv md5" in done.stderr and "(user-cache)" in done.stderr
-    new = verdict_of(project, done, older, others={newer})
+    new = verdict_of(project, older)
     assert new.data.tags["repro.replay.verdict"] == "identical"
     assert new.data.metrics == runs[older].data.metrics
     workspace = Path(new.data.tags["repro.replay.workspace"])
@@ -205,52 +204,42 @@ def bad(project: Project, run_id: str, fragment: str) -> None:
     assert git_state(project.root) == before
 
 
-def test_an_unknown_run_id_is_named(project: Project) -> None:
-    project.train()
-    bad(project, "0" * 32, f"no run with id '{'0' * 32}'")
+def test_an_unknown_run_id_is_named(shared: Project) -> None:
+    bad(shared, "0" * 32, f"no run with id '{'0' * 32}'")
 
 
-def test_a_run_without_a_manifest_is_refused(project: Project) -> None:
-    bare = project.train(MLFLOW_REPRO_DISABLE="1")
-    bad(project, bare, "has no repro/manifest.json")
-
-
-def relog_manifest(project: Project, run_id: str, change: Any) -> None:
-    """What a manifest could say (another machine, another lock): rewritten for the test."""
+def test_a_run_without_a_manifest_is_refused(shared: Project) -> None:
+    """A run made where mlflow-repro was not installed (or capture was disabled)."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=project.uri)
-    path = client.download_artifacts(run_id, "repro/manifest.json", str(project.root.parent))
-    manifest = json.loads(Path(path).read_text())
-    change(manifest)
-    client.log_text(run_id, json.dumps(manifest), "repro/manifest.json")
+    client = MlflowClient(tracking_uri=shared.uri)
+    experiment = client.get_experiment_by_name("shared").experiment_id
+    bare = client.create_run(experiment).info.run_id
+    client.set_terminated(bare, "FINISHED")
+    bad(shared, bare, "has no repro/manifest.json")
 
 
-def test_a_commit_missing_from_every_source_is_named(project: Project) -> None:
-    original = project.train()
-    relog_manifest(project, original, lambda m: m["code"].update(commit="f" * 40))
-    bad(project, original, f"commit {'f' * 40} is not in any source")
+def test_a_commit_missing_from_every_source_is_named(trained: Trained, shared: Project) -> None:
+    copy = copy_run(trained, trained.local_run, lambda m: m["code"].update(commit="f" * 40))
+    bad(shared, copy, f"commit {'f' * 40} is not in any source")
 
 
-def test_a_lock_that_does_not_match_is_refused(project: Project) -> None:
-    original = project.train()
-    relog_manifest(project, original, lambda m: m["environment"].update(lock_file_sha256="0" * 64))
-    bad(project, original, "uv.lock in the rebuilt workspace has sha256")
+def test_a_lock_that_does_not_match_is_refused(trained: Trained, shared: Project) -> None:
+    change = lambda m: m["environment"].update(lock_file_sha256="0" * 64)  # noqa: E731
+    bad(shared, copy_run(trained, trained.local_run, change), "uv.lock in the rebuilt workspace")
 
 
-def test_a_python_that_is_not_installed_is_named(project: Project) -> None:
-    original = project.train()
-    relog_manifest(project, original, lambda m: m["environment"].update(python_version="3.9.99"))
-    bad(project, original, "ran on Python 3.9.99, which is not installed here")
+def test_a_python_that_is_not_installed_is_named(trained: Trained, shared: Project) -> None:
+    change = lambda m: m["environment"].update(python_version="3.9.99")  # noqa: E731
+    copy = copy_run(trained, trained.local_run, change)
+    bad(shared, copy, "Python 3.9.99, which is not installed here")
 
 
-def test_data_that_no_source_can_restore_is_named(project: Project) -> None:
-    original = project.train()
-
+def test_data_that_no_source_can_restore_is_named(trained: Trained, shared: Project) -> None:
     def other_data(manifest: dict[str, Any]) -> None:
         for item in manifest["data"]["files"]:
             if item["path"] == "data/breast_cancer.csv":
                 item["md5"] = "0" * 32
 
-    relog_manifest(project, original, other_data)
-    bad(project, original, "data/breast_cancer.csv: recorded md5 " + "0" * 32)
+    copy = copy_run(trained, trained.local_run, other_data)
+    bad(shared, copy, "data/breast_cancer.csv: recorded md5 " + "0" * 32)

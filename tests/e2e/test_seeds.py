@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -123,45 +122,3 @@ def test_auto_seeding_can_be_turned_off(tmp_path: Path) -> None:
     script.write_text(UNSEEDED)
     _, manifest = start(script, f"sqlite:///{tmp_path / 'mlflow.db'}", MLFLOW_REPRO_AUTO_SEED="0")
     assert manifest.seeds.source == "none" and manifest.seeds.seed is None
-
-
-def _probabilities(uri: str, model_uri: str, table: Path) -> Any:
-    import mlflow
-    import pandas as pd
-
-    mlflow.set_tracking_uri(uri)
-    try:
-        model = mlflow.sklearn.load_model(model_uri)
-    finally:
-        mlflow.set_tracking_uri(None)
-    return model.predict_proba(pd.read_csv(table).drop(columns=["target"]))
-
-
-def test_two_template_runs_give_identical_metrics_and_models(
-    template_with_data: Path, tmp_path: Path
-) -> None:
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    for _ in range(2):
-        run(
-            [sys.executable, "-m", "mlflow_repro", "train", "confs/training.yaml"],
-            cwd=template_with_data,
-            env=venv_env(MLFLOW_TRACKING_URI=uri),
-        )
-    client = MlflowClient(tracking_uri=uri)
-    first, second = client.search_runs(
-        [client.get_experiment_by_name("mlflow-repro").experiment_id], order_by=["start_time"]
-    )
-    assert first.data.metrics == second.data.metrics  # exact float equality
-    assert first.data.tags["model.digest"] == second.data.tags["model.digest"]
-    versions = sorted(
-        client.search_model_versions("name='mlflow-repro-classifier'"), key=lambda v: int(v.version)
-    )
-    # The logged models, loaded back, answer identically on every row (the skops files
-    # themselves differ: they name their members after object ids).
-    table = template_with_data / "data" / "breast_cancer.csv"
-    a, b = (
-        _probabilities(uri, f"models:/mlflow-repro-classifier/{v.version}", table) for v in versions
-    )
-    assert a.shape[0] > 500 and (a == b).all()

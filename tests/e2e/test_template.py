@@ -10,31 +10,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlflow_repro.manifest import SCHEMA_VERSION
 from tests.conftest import REPO_ROOT, copy_template, mlflow_run, run, venv_env
+from tests.e2e.conftest import Trained, all_runs
 
 pytestmark = pytest.mark.e2e
 
 INVALID = REPO_ROOT / "tests" / "confs" / "invalid"
 
 
-def all_runs(uri: str) -> list[object]:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    return list(client.search_runs(experiments)) if experiments else []
-
-
 @pytest.mark.parametrize("env_manager", ["local", "uv"])
 def test_mlflow_run_logs_params_metrics_dataset_and_registered_model(
-    template_with_data: Path, tmp_path: Path, env_manager: str
+    trained: Trained, env_manager: str
 ) -> None:
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow_run(template_with_data, uri, "confs/training.yaml", env_manager)
-
-    [run_] = all_runs(uri)
+    run_ = trained.get(trained.uv_run if env_manager == "uv" else trained.local_run)
     assert run_.info.status == "FINISHED"
     assert run_.data.params["conf_file"] == "confs/training.yaml"
     assert run_.data.params["model.n_estimators"] == "100"
@@ -42,8 +31,8 @@ def test_mlflow_run_logs_params_metrics_dataset_and_registered_model(
     # MLflow tags the environment only when it builds one (uv, virtualenv, conda, docker).
     assert run_.data.tags.get("mlflow.project.env", "local") == env_manager
     # The run-context plugin is active in the environment MLflow built (entry point registered
-    # by `uv sync`, code from PYTHONPATH=src) as much as in the local one.
-    assert run_.data.tags["repro.manifest.version"] == "1"
+    # by `uv sync`, the template from PYTHONPATH=src) as much as in the local one.
+    assert run_.data.tags["repro.manifest.version"] == str(SCHEMA_VERSION)
     assert run_.data.tags["repro.lock.source"] == "uv.lock"
     assert "repro.capture.errors" not in run_.data.tags
     assert run_.data.tags["repro.lock.drift"] == "0"
@@ -52,20 +41,23 @@ def test_mlflow_run_logs_params_metrics_dataset_and_registered_model(
     [dataset_input] = run_.inputs.dataset_inputs
     assert dataset_input.dataset.name == "data/breast_cancer.csv"
 
-    client = MlflowClient(tracking_uri=uri)
-    [version] = client.search_model_versions("name='mlflow-repro-classifier'")
-    assert version.run_id == run_.info.run_id
+    client = trained.client()
+    [version] = [
+        v
+        for v in client.search_model_versions("name='mlflow-repro-classifier'")
+        if v.run_id == run_.info.run_id
+    ]
     model_files = {a.path for a in client.list_artifacts(run_.info.run_id, "config")}
     assert model_files == {"config/training.yaml"}
 
     import mlflow
 
-    mlflow.set_tracking_uri(uri)
+    mlflow.set_tracking_uri(trained.uri)
     try:
         model = mlflow.sklearn.load_model(f"models:/mlflow-repro-classifier/{version.version}")
     finally:
         mlflow.set_tracking_uri(None)
-    frame = __import__("pandas").read_csv(template_with_data / "data" / "breast_cancer.csv")
+    frame = __import__("pandas").read_csv(trained.root / "data" / "breast_cancer.csv")
     assert len(model.predict(frame.drop(columns=["target"]).head(5))) == 5
 
 
@@ -99,9 +91,9 @@ def test_bad_config_outside_mlflow_run_creates_no_run(
 ) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = run(
-        [sys.executable, "-m", "mlflow_repro", "train", str(INVALID / "unknown-top-key.yaml")],
+        [sys.executable, "-m", "repro_template", "train", str(INVALID / "unknown-top-key.yaml")],
         cwd=template_with_data,
-        env=venv_env(MLFLOW_TRACKING_URI=uri),
+        env=venv_env(MLFLOW_TRACKING_URI=uri, PYTHONPATH="src"),
         check=False,
     )
     assert done.returncode == 2
