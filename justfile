@@ -7,7 +7,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 export MLFLOW_TRACKING_URI := env("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
 
 conf := "confs/training.yaml"
-# the optional frameworks, as pinned in pyproject.toml's extras `torch` and `tensorflow`
+# the optional frameworks, as pinned in pyproject.toml's dependency groups `torch` and `tensorflow`
 frameworks := "torch==2.13.0 tensorflow-cpu==2.21.0"
 experiment := "mlflow-repro"
 env_manager := "uv"
@@ -22,7 +22,8 @@ default:
 install:
     uv sync --frozen --inexact
 
-# add PyTorch and TensorFlow (CPU builds) to .venv with pip, for confs/training-{torch,tensorflow}.yaml
+# add PyTorch and TensorFlow (CPU builds; the dependency groups torch and tensorflow) to .venv
+# with pip, for confs/training-{torch,tensorflow}.yaml
 # (pip, not uv: uv would fetch torch's CUDA build, several GB; elsewhere set
 # PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU build)
 [group('install')]
@@ -50,6 +51,11 @@ ui port="5000":
 [group('check')]
 test *args: install-frameworks data
     MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 uv run --frozen pytest {{args}}
+
+# the fast tier: everything but the end-to-end tests (no frameworks, no DVC data needed)
+[group('check')]
+test-unit *args: install
+    uv run --frozen pytest -m "not e2e" {{args}}
 
 # lint, format check and type check
 [group('check')]
