@@ -37,7 +37,8 @@ data: install
     uv run --frozen dvc status --quiet || { echo "error: the workspace data differs from dvc.lock (see: uv run dvc status)" >&2; exit 1; }
     uv run --frozen dvc push --quiet
 
-# train through `mlflow run` (conf=..., env_manager=uv|local|virtualenv)
+# train through `mlflow run`: `just train [CONF] [ENV_MANAGER]`, positional, e.g.
+# `just train confs/training-torch.yaml local` (ENV_MANAGER: uv, local or virtualenv)
 [group('run')]
 train conf=conf env_manager=env_manager: data
     uv run --frozen mlflow run --experiment-name {{experiment}} --env-manager {{env_manager}} -P conf_file={{conf}} .

@@ -63,13 +63,13 @@ class NeuralNetModel(StrictModel):
 
 
 class TorchMLPModel(NeuralNetModel):
-    """A PyTorch MLP (extra `torch`), logged with MLflow's pytorch flavour."""
+    """A PyTorch MLP (dependency group `torch`), logged with MLflow's pytorch flavour."""
 
     KIND: Literal["TorchMLP"] = "TorchMLP"
 
 
 class KerasMLPModel(NeuralNetModel):
-    """A Keras MLP on TensorFlow (extra `tensorflow`), logged with MLflow's tensorflow flavour."""
+    """A Keras MLP on TensorFlow (dependency group `tensorflow`), logged with MLflow's tensorflow flavour."""
 
     KIND: Literal["KerasMLP"] = "KerasMLP"
 

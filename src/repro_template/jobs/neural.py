@@ -4,7 +4,7 @@ Both standardise the features inside the model (so the logged model takes the ra
 return a `Fitted`: scores for the positive class and a function that logs the model with MLflow's
 flavour. The job seeds (`seed_everything(seed, deterministic=...)`) before the run starts, so
 that the manifest records that seed; a framework imported afterwards is seeded as it loads.
-PyTorch and TensorFlow are optional extras; a missing one is a clear error before the run starts.
+PyTorch and TensorFlow are optional dependency groups; a missing one is a clear error before the run starts.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def require_framework(model: Any, conf_file: str) -> None:
             [
                 f"job.model.KIND: {model.KIND} needs {module}, which is not installed for "
                 f"{sys.executable}. Install the optional frameworks with `just install-frameworks`"
-                f" (extra '{extra}'), then run with the local environment: "
-                f"`just train conf={conf_file} env_manager=local`"
+                f" (dependency group '{extra}'), then run with the local environment: "
+                f"`just train {conf_file} local`"
             ],
         )
 
