@@ -12,17 +12,17 @@ import pytest
 
 from mlflow_repro.manifest import (
     SCHEMA_VERSION,
-    ManifestError,
-    load_manifest,
     Code,
     Drift,
     Environment,
     Gpu,
     GpuDevice,
     Manifest,
+    ManifestError,
     Omitted,
     Payload,
     UntrackedFile,
+    load_manifest,
 )
 
 
@@ -150,7 +150,7 @@ def test_load_manifest_of_a_run_without_one_says_so(tmp_path: Path) -> None:
     client = MlflowClient(tracking_uri=uri)
     experiment = client.create_experiment("t", artifact_location=str(tmp_path / "artifacts"))
     run_id = client.create_run(experiment).info.run_id
-    with pytest.raises(ManifestError, match="has no repro/manifest.json"):
+    with pytest.raises(ManifestError, match=r"has no repro/manifest\.json"):
         load_manifest(run_id, tracking_uri=uri)
     client.log_text(run_id, sample().to_json(), "repro/manifest.json")
     assert load_manifest(run_id, tracking_uri=uri) == sample()

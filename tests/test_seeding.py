@@ -11,19 +11,21 @@ from mlflow_repro import _startup, seed_everything, seeding
 
 
 @pytest.fixture(autouse=True)
-def clean_seed_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def ledger(monkeypatch: pytest.MonkeyPatch) -> _startup.Ledger:
     monkeypatch.delenv("MLFLOW_REPRO_SEED", raising=False)
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    monkeypatch.setattr(seeding, "LAST", None)
-    monkeypatch.setattr(_startup.STATE, "user_calls", [])
+    fresh = _startup.Ledger()
+    monkeypatch.setattr(_startup, "LEDGER", fresh)
+    return fresh
 
 
-def test_returns_the_seed_and_seeds_python_and_numpy() -> None:
+def test_returns_the_seed_and_seeds_python_and_numpy(ledger: _startup.Ledger) -> None:
     assert seed_everything(1234) == 1234
     assert random.random() == random.Random(1234).random()
     assert np.random.rand() == np.random.RandomState(1234).rand()
-    assert seeding.LAST is not None and seeding.LAST.source == "argument"
-    assert {"random", "numpy"} <= set(seeding.LAST.seeded)
+    assert ledger.explicit is not None and ledger.explicit.source == "argument"
+    assert {"random", "numpy.random"} <= set(ledger.explicit.seeded)
+    assert ledger.seed == 1234
 
 
 def test_hands_the_seed_to_children_and_sets_cublas_workspace() -> None:
@@ -34,16 +36,18 @@ def test_hands_the_seed_to_children_and_sets_cublas_workspace() -> None:
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
-def test_seed_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_seed_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, ledger: _startup.Ledger
+) -> None:
     monkeypatch.setenv("MLFLOW_REPRO_SEED", "99")
     assert seed_everything() == 99
-    assert seeding.LAST is not None and seeding.LAST.source == "environment"
+    assert ledger.explicit is not None and ledger.explicit.source == "environment"
 
 
-def test_fresh_seed_when_none_is_given() -> None:
+def test_fresh_seed_when_none_is_given(ledger: _startup.Ledger) -> None:
     seed = seed_everything()
     assert 0 <= seed <= 2**32 - 1
-    assert seeding.LAST is not None and seeding.LAST.source == "fresh"
+    assert ledger.explicit is not None and ledger.explicit.source == "fresh"
 
 
 @pytest.mark.parametrize(
@@ -68,11 +72,24 @@ def test_a_bad_environment_seed_says_which_variable(monkeypatch: pytest.MonkeyPa
         seed_everything()
 
 
-def test_its_own_seeding_is_not_taken_for_the_users() -> None:
+def test_its_own_seeding_is_not_taken_for_the_users(ledger: _startup.Ledger) -> None:
     seed_everything(5)
-    assert _startup.STATE.user_calls == []
+    assert ledger.user_calls == []
     np.random.seed(6)  # the user's own call, after: observed
-    assert _startup.STATE.user_calls[-1] == ("numpy.random.seed", "6")
+    assert ledger.user_calls[-1] == ("numpy.random.seed", "6")
+
+
+def test_the_manifest_names_seed_everything_and_generators_seeded_after_it(
+    ledger: _startup.Ledger,
+) -> None:
+    from mlflow_repro.capture.seeds import collect_seeds
+
+    seed_everything(8, deterministic=False)
+    ledger.add_seeded("torch")  # imported afterwards: the import hook seeded it with 8
+    seeds, _ = collect_seeds()
+    assert seeds.seed == 8 and seeds.source == "seed_everything:argument"
+    assert seeds.seeded[-1] == "torch" and "numpy.random" in seeds.seeded
+    assert seeds.replay_env["MLFLOW_REPRO_SEED"] == "8"
 
 
 def test_numpy_generator_follows_the_seed() -> None:

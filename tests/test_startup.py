@@ -1,12 +1,15 @@
-"""Automatic seeding at plugin load: preloaded generators keep their state, which is recorded as
-plain JSON data and restored from MLFLOW_REPRO_RNG_STATE."""
+"""Automatic seeding at plugin load: one adapter per generator, one ledger; preloaded generators
+keep their state, which is recorded as plain JSON data and restored from MLFLOW_REPRO_RNG_STATE."""
 
 from __future__ import annotations
 
+import ast
 import json
 import random
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +18,13 @@ from mlflow_repro import _startup
 from mlflow_repro.capture.seeds import STATE_PAYLOAD, collect_seeds, state_digest
 from mlflow_repro.capture.staging import Staging
 from tests.conftest import require
+
+
+@pytest.fixture(autouse=True)
+def ledger(monkeypatch: pytest.MonkeyPatch) -> _startup.Ledger:
+    fresh = _startup.Ledger()
+    monkeypatch.setattr(_startup, "LEDGER", fresh)
+    return fresh
 
 
 def draws(name: str) -> list[float]:
@@ -31,11 +41,11 @@ def draws(name: str) -> list[float]:
 def test_a_state_survives_json_and_restores_the_same_draws(name: str) -> None:
     require(None if name != "torch" else "torch")
     __import__(name)
-    module = sys.modules[name]
-    state = json.loads(json.dumps(_startup.snapshot(name, module)))
+    module, generator = sys.modules[name], _startup.GENERATORS[name]
+    state = json.loads(json.dumps(generator.snapshot(module)))
     expected = draws(name)
     draws(name)  # move on, then go back
-    _startup._set_state(name, module, state)
+    generator.restore(module, state)
     assert draws(name) == expected
     assert state_digest(state) != state_digest(_startup.snapshot(name, module))  # drawn since
 
@@ -43,13 +53,10 @@ def test_a_state_survives_json_and_restores_the_same_draws(name: str) -> None:
 def test_preloaded_generators_are_kept_recorded_and_restored(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(_startup, "STATE", _startup.State())
-    import mlflow_repro.capture.seeds as seeds_module
-
-    monkeypatch.setattr(seeds_module, "STATE", _startup.STATE)
     monkeypatch.setattr(np.random, "seed", np.random.seed)  # undo the observer wrapping after
     np.random.seed(11)  # the program's own seed, set before the plugin loaded
-    _startup._keep_preloaded("numpy.random", np.random)
+    numpy_random = _startup.GENERATORS["numpy.random"]
+    _startup._keep_preloaded(numpy_random, np.random)
     assert np.random.rand() == np.random.RandomState(11).rand()  # not reseeded
 
     staging = Staging()
@@ -66,11 +73,11 @@ def test_preloaded_generators_are_kept_recorded_and_restored(
         staging.cleanup()
 
     monkeypatch.setenv(_startup.STATE_VAR, str(path))
-    monkeypatch.setattr(_startup, "STATE", _startup.State())
+    monkeypatch.setattr(_startup, "LEDGER", _startup.Ledger())
     np.random.seed(99)  # a different process state: the file wins
     _startup._read_states()
-    _startup._keep_preloaded("numpy.random", np.random)
-    assert _startup.STATE.restored == ["numpy.random"]
+    _startup._keep_preloaded(numpy_random, np.random)
+    assert _startup.LEDGER.restored == ["numpy.random"]
     assert np.random.rand() == np.random.RandomState(11).rand()
 
 
@@ -78,16 +85,85 @@ def test_tensorflow_state_is_named_unrecorded() -> None:
     assert _startup.snapshot("tensorflow", object()) is None
 
 
+class Recorder:
+    """Stands in for a framework module: records the calls made to it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def call(self, name: str) -> Any:
+        return lambda *args: self.calls.append((name, args[0] if args else None))
+
+
+def fake_torch() -> tuple[SimpleNamespace, Recorder]:
+    recorder = Recorder()
+    cudnn = SimpleNamespace(deterministic=False, benchmark=True)
+    module = SimpleNamespace(
+        manual_seed=recorder.call("manual_seed"),
+        use_deterministic_algorithms=recorder.call("use_deterministic_algorithms"),
+        backends=SimpleNamespace(cudnn=cudnn),
+    )
+    return module, recorder
+
+
+def fake_tensorflow() -> tuple[SimpleNamespace, Recorder]:
+    recorder = Recorder()
+    module = SimpleNamespace(
+        random=SimpleNamespace(set_seed=recorder.call("set_seed")),
+        config=SimpleNamespace(
+            experimental=SimpleNamespace(enable_op_determinism=recorder.call("op_determinism"))
+        ),
+    )
+    return module, recorder
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "seeding", "switch", "label"),
+    [
+        ("torch", fake_torch, "manual_seed", "use_deterministic_algorithms", "torch.manual_seed"),
+        ("tensorflow", fake_tensorflow, "set_seed", "op_determinism", "tensorflow.random.set_seed"),
+    ],
+)
+def test_a_framework_imported_later_is_seeded_made_deterministic_and_observed(
+    ledger: _startup.Ledger, name: str, make: Any, seeding: str, switch: str, label: str
+) -> None:
+    module, recorder = make()
+    ledger.record_seed_everything(5, "argument", True, [])  # deterministic for later imports
+    _startup._on_import(_startup.GENERATORS[name], module)
+    assert (seeding, 5) in recorder.calls and switch in [c[0] for c in recorder.calls]
+    assert ledger.seeded == [name] and ledger.user_calls == [] and ledger.errors == []
+
+    owner = module.random if name == "tensorflow" else module
+    getattr(owner, seeding)(3)  # the user's own call, after: observed and passed on
+    assert ledger.user_calls == [(label, "3")]
+    assert recorder.calls[-1] == (seeding, 3)
+
+
+def test_nothing_is_seeded_at_import_when_automatic_seeding_is_off(
+    ledger: _startup.Ledger,
+) -> None:
+    module, recorder = fake_torch()
+    _startup._on_import(_startup.GENERATORS["torch"], module)  # no seed chosen
+    assert recorder.calls == [] and ledger.seeded == []
+
+
+def test_a_generator_that_cannot_be_seeded_is_an_error_not_an_exception(
+    ledger: _startup.Ledger,
+) -> None:
+    ledger.choose_seed(1, "fresh")
+    _startup._on_import(_startup.GENERATORS["torch"], SimpleNamespace())  # no manual_seed
+    assert ledger.seeded == [] and ledger.errors[0].startswith("seeding torch: AttributeError")
+
+
 def test_an_unreadable_state_file_is_an_error_that_says_what_to_pass(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(_startup, "STATE", _startup.State())
     bad = tmp_path / "state.json"
     bad.write_text("{not json")
     monkeypatch.setenv(_startup.STATE_VAR, str(bad))
     _startup._read_states()
-    assert _startup.STATE.restore == {}
-    (error,) = _startup.STATE.errors
+    assert _startup.LEDGER.restore == {}
+    (error,) = _startup.LEDGER.errors
     assert str(bad) in error and "repro/seeds/rng_state.json" in error
 
 
@@ -96,10 +172,30 @@ def test_the_state_file_is_taken_out_of_the_environment_for_children(
 ) -> None:
     import os
 
-    monkeypatch.setattr(_startup, "STATE", _startup.State())
     path = tmp_path / "rng_state.json"
     path.write_text(json.dumps({"format": 1, "generators": {"random": None}}))
     monkeypatch.setenv(_startup.STATE_VAR, str(path))
     _startup._read_states()
-    assert _startup.STATE.restore == {"random": None}
+    assert _startup.LEDGER.restore == {"random": None}
     assert _startup.STATE_VAR not in os.environ
+
+
+def test_the_run_start_fingerprint_in_the_ledger_is_what_capture_records(
+    ledger: _startup.Ledger,
+) -> None:
+    ledger.mark_run_start("0123456789abcdef")
+    random.random()  # the job draws after the mark: the recorded fingerprint does not move
+    seeds, _ = collect_seeds()
+    assert seeds.rng_fingerprint == "0123456789abcdef"
+
+
+def test_startup_imports_only_os_and_sys_at_load() -> None:
+    """It runs at `import mlflow`: anything heavier than os and sys costs every MLflow user."""
+    tree = ast.parse(Path(_startup.__file__).read_text())
+    imported = {"__future__"}
+    for node in tree.body:  # top level only: imports inside functions run when needed
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert imported == {"__future__", "os", "sys", "mlflow_repro.names"}

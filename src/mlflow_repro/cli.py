@@ -81,10 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--env-manager",
         choices=["recorded", "uv", "local", "virtualenv"],
         default="recorded",
-        help="how the environment is built; default: as the original run did, uv from the "
-        "recorded lock (hashes checked) for a plain script; plain scripts take uv or local",
+        help="how the environment is built; default: as the original run did (the manifest's "
+        "launch.env_manager), uv from the recorded lock (hashes checked) for a plain script; "
+        "plain scripts take uv or local",
     )
-    replay.add_argument("--backend", default="local", help="mlflow run backend (default local)")
+    replay.add_argument(
+        "--backend",
+        default=None,
+        help="mlflow run backend (default: the one the run recorded, else local)",
+    )
     replay.add_argument("--backend-config", help="backend config: a JSON file or JSON text")
     replay.add_argument(
         "--workdir", type=Path, help="where to build the workspace (must not exist)"

@@ -8,20 +8,18 @@ plugin the new run id:
   and wraps `MlflowClient.create_run` once. The wrapper lets MLflow create the run, and when the
   tags it was given carry this process's capture id, logs `repro/` to the new run id.
 - Runs launched by `mlflow run`: the child resumes a run MLflow already created (MLFLOW_RUN_ID in
-  its environment), and providers are not asked. So at import time the plugin starts one daemon
-  thread that captures and logs tags and `repro/` to that run id; an atexit hook waits for it.
+  its environment), and providers are not asked: `resumed.py` captures for that run.
+
+This process's capture, its id and its run count live in `session.py`.
 
 Nothing here may raise into MLflow: a broken plugin must not break `import mlflow`.
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import os
 import sys
-import threading
-import uuid
 from typing import Any
 
 try:  # automatic, recorded seeding: installs itself on import; never breaks import mlflow
@@ -29,36 +27,13 @@ try:  # automatic, recorded seeding: installs itself on import; never breaks imp
 except Exception as exc:  # pragma: no cover - defensive
     print(f"mlflow-repro: automatic seeding disabled: {exc}", file=sys.stderr)
 
+from mlflow_repro import session
 from mlflow_repro.names import (
+    CAPTURE_ERRORS_TAG,
     CAPTURE_ID_TAG,
-    CAPTURED_RUN_VAR,
-    DISABLE_VAR,
     REPLAY_TOKEN_TAG,
     REPLAY_TOKEN_VAR,
 )
-
-JOIN_TIMEOUT_SECONDS = 60.0
-
-_lock = threading.Lock()
-_captured: Any = None
-_capture_id = uuid.uuid4().hex
-_pending: list[threading.Thread] = []
-_published: list[str] = []  # resumed runs whose capture was logged (their seeds are refreshed)
-
-
-def enabled() -> bool:
-    return os.environ.get(DISABLE_VAR, "").strip().lower() not in {"1", "true", "yes"}
-
-
-def process_capture(launch: Any = None) -> Any:
-    """This process's capture, made once (the first caller's launch details win)."""
-    global _captured
-    with _lock:
-        if _captured is None:
-            from mlflow_repro.capture import capture
-
-            _captured = capture(launch=launch)
-        return _captured
 
 
 def _called_by_start_run() -> bool:
@@ -85,106 +60,19 @@ def _install_create_run_hook() -> None:
         run = original(self, *args, **kwargs)
         try:
             tags = kwargs.get("tags") if "tags" in kwargs else (args[2] if len(args) > 2 else None)
-            if tags and tags.get(CAPTURE_ID_TAG) == _capture_id and _captured is not None:
+            captured = session.captured()
+            if tags and tags.get(CAPTURE_ID_TAG) == session.CAPTURE_ID and captured is not None:
+                from mlflow_repro.manifest import Launch
                 from mlflow_repro.publish import publish
 
-                publish(self, run, _captured, with_tags=False)
+                launch = Launch(launcher="python", run_index=session.next_run_index())
+                publish(self, run, captured, captured.for_run(launch))
         except Exception as exc:  # the run exists: never fail start_run from here
             print(f"mlflow-repro: capture for run {run.info.run_id} failed: {exc}", file=sys.stderr)
         return run
 
     create_run._mlflow_repro_hook = True  # type: ignore[attr-defined]
     MlflowClient.create_run = create_run  # type: ignore[method-assign]
-
-
-def _capture_resumed_run(run_id: str) -> None:
-    """Capture for the run `mlflow run` created, and log it there (runs in a daemon thread)."""
-    try:
-        from mlflow.tracking.client import MlflowClient
-
-        from mlflow_repro.manifest import Launch
-        from mlflow_repro.publish import publish
-
-        client = MlflowClient()
-        run = client.get_run(run_id)
-        if "repro.manifest.version" in run.data.tags:
-            return
-        entry_point = run.data.tags.get("mlflow.project.entryPoint")
-        # No entry point: a plain process handed a run id through MLFLOW_RUN_ID.
-        launch = Launch(launcher="mlflow run" if entry_point else "python", entry_point=entry_point)
-        publish(client, run, process_capture(launch), with_tags=True)
-        client.set_tag(run_id, CAPTURE_ID_TAG, _capture_id)
-        _published.append(run_id)
-    except Exception as exc:  # the user's run goes on whatever happens here
-        print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)
-
-
-def _refresh_seeds(run_id: str) -> None:
-    """At exit: re-log the seeds section when the job seeded after `import mlflow`.
-
-    A resumed run is captured as mlflow is imported, before the job's own code runs; a job that
-    then calls `seed_everything` or `torch.manual_seed` changes the seeds in effect. The RNG
-    fingerprint keeps its run-start value.
-    """
-    import dataclasses
-
-    from mlflow_repro.capture.seeds import collect_seeds
-
-    captured = _captured
-    if captured is None:
-        return
-    old = captured.manifest.seeds
-    seeds, _ = collect_seeds()
-    seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint, state=old.state)
-    if seeds == old:
-        return
-    from mlflow.entities import RunTag
-    from mlflow.tracking.client import MlflowClient
-
-    from mlflow_repro.names import TAG_PREFIX
-
-    manifest = dataclasses.replace(captured.manifest, seeds=seeds)
-    client = MlflowClient()
-    client.log_text(run_id, manifest.to_json(), "repro/manifest.json")
-    tags = {k: v for k, v in manifest.tags().items() if k.startswith(TAG_PREFIX + "seed")}
-    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-
-
-def _wait_for_pending() -> None:
-    for thread in _pending:
-        thread.join(JOIN_TIMEOUT_SECONDS)
-    for run_id in _published:
-        try:
-            _refresh_seeds(run_id)
-        except Exception as exc:  # never fail the user's exit
-            print(f"mlflow-repro: seeds for run {run_id} not refreshed: {exc}", file=sys.stderr)
-
-
-def _start_resumed_run_capture() -> None:
-    run_id = os.environ.get("MLFLOW_RUN_ID")
-    if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not enabled():
-        return
-    os.environ[CAPTURED_RUN_VAR] = run_id
-    try:  # before the job draws or seeds; without it capture reads the states later
-        from mlflow_repro.capture import seeds
-
-        seeds.RUN_START_FINGERPRINT = seeds.rng_fingerprint()
-    except Exception as exc:
-        print(f"mlflow-repro: no run-start RNG fingerprint: {exc}", file=sys.stderr)
-    thread = threading.Thread(
-        target=_capture_resumed_run, args=(run_id,), daemon=True, name="mlflow-repro-capture"
-    )
-    if not _pending:
-        # threading's own exit hooks run before interpreter shutdown starts refusing new
-        # threads and executor work (artifact uploads use them) and before the atexit hook with
-        # which MLflow ends the run; atexit is the fallback where that hook is missing.
-        register = getattr(threading, "_register_atexit", None)
-        try:
-            register(_wait_for_pending) if register else atexit.register(_wait_for_pending)
-        except Exception:
-            atexit.register(_wait_for_pending)
-    _pending.append(thread)
-    thread.start()
 
 
 class ReproRunContext:
@@ -197,23 +85,28 @@ class ReproRunContext:
 
     def __init__(self) -> None:
         try:
-            _start_resumed_run_capture()
+            if os.environ.get("MLFLOW_RUN_ID"):
+                from mlflow_repro import resumed
+
+                resumed.start()
         except Exception as exc:
             print(f"mlflow-repro: capture disabled for this process: {exc}", file=sys.stderr)
 
     def in_context(self) -> bool:
-        return enabled()
+        return session.enabled()
 
     def tags(self) -> dict[str, str]:
         try:
             if not _called_by_start_run():
                 return {}
-            captured = process_capture()
+            captured = session.process_capture()
             _install_create_run_hook()
-            tags = {**captured.manifest.tags(), CAPTURE_ID_TAG: _capture_id}
+            from mlflow_repro.publish import within_limits
+
+            tags = {**captured.manifest.tags(), CAPTURE_ID_TAG: session.CAPTURE_ID}
             token = os.environ.get(REPLAY_TOKEN_VAR, "").strip()
             if token:  # how replay finds the run a re-run plain script started
-                tags[REPLAY_TOKEN_TAG] = token[:250]
-            return tags
+                tags[REPLAY_TOKEN_TAG] = token
+            return within_limits(tags)
         except Exception as exc:  # MLflow would drop our tags silently: say why instead
-            return {"repro.capture.errors": f"plugin: {type(exc).__name__}: {exc}"[:4000]}
+            return {CAPTURE_ERRORS_TAG: f"plugin: {type(exc).__name__}: {exc}"[:4000]}

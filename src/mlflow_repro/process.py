@@ -83,3 +83,17 @@ def run(
         error = f"`{_shown(cmd)}` exit {done.returncode}: {tail}"
         return Result(False, stdout, error, done.returncode, stderr)
     return Result(True, stdout, None, 0, stderr)
+
+
+def stream(cmd: list[str], cwd: Path, env: Mapping[str, str], timeout: float | None = None) -> int:
+    """Run `cmd` with its output going straight to this process's terminal (a re-run the user
+    watches); `env` is the child's whole environment. Returns the exit status, never raises: 127
+    when the program is missing, 126 when it cannot start, 124 on a time-out (as shells do)."""
+    try:
+        return subprocess.run(cmd, cwd=cwd, env=dict(env), timeout=timeout, check=False).returncode
+    except FileNotFoundError:
+        return 127
+    except subprocess.TimeoutExpired:
+        return 124
+    except OSError:
+        return 126

@@ -53,6 +53,15 @@ def has_secret_content(data: bytes) -> bool:
     return SECRET_CONTENT.search(data) is not None
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_urls(text: str) -> str:
+    """`text` with every URL in it stripped of credentials, query and fragment (for messages that
+    quote a tool's output or a tracking URI)."""
+    return _URL.sub(lambda match: strip_url_credentials(match.group(0)), text)
+
+
 def strip_url_credentials(url: str) -> str:
     """Drop user, password, query and fragment from a URL (`https://tok@host/x?sig=..` ->
     `https://host/x`): presigned and token URLs carry their secrets in either place.

@@ -10,27 +10,13 @@ from __future__ import annotations
 import os
 import random
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_repro._startup import MAX_SEED, STATE, install_hook, make_deterministic
+from mlflow_repro import _startup
+from mlflow_repro._startup import GENERATORS, MAX_SEED, install_hook
 from mlflow_repro.names import SEED_VAR
 
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
-
-
-@dataclass
-class SeedRecord:
-    """The last `seed_everything` call of this process."""
-
-    seed: int
-    source: str  # "argument", "environment" or "fresh"
-    deterministic: bool
-    seeded: list[str] = field(default_factory=list)
-    mark: int = 0  # len(STATE.seeded) at the call: frameworks the import hook seeded later follow
-
-
-LAST: SeedRecord | None = None
 
 
 def validate_seed(seed: Any) -> int:
@@ -60,7 +46,6 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
     switched to their deterministic algorithms and CUBLAS_WORKSPACE_CONFIG is set for cuBLAS.
     Returns the seed used; children started afterwards inherit it through MLFLOW_REPRO_SEED.
     """
-    global LAST
     source = "argument"
     if seed is None:
         raw = os.environ.get(SEED_VAR, "").strip()
@@ -78,50 +63,30 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
     if deterministic:
         # Must be in the environment before the first cuBLAS handle is created.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
-    seeded = ["random"]
-    STATE.seeding = True  # these calls are ours, not the user's: not recorded as user seeds
-    try:
-        random.seed(seed)
-        try:  # a dependency of mlflow-repro, and cheap to import
-            import numpy
-        except ImportError:  # pragma: no cover - numpy is a dependency
-            numpy = None  # type: ignore[assignment]
-        if numpy is not None:
-            numpy.random.seed(seed)
-            seeded.append("numpy")
-        torch: Any = sys.modules.get("torch")
-        if torch is not None:
-            torch.manual_seed(seed)  # CPU and every CUDA device
+    import numpy.random  # noqa: F401 (a dependency of mlflow-repro, and cheap: always seeded)
+
+    ledger = _startup.LEDGER
+    seeded = []
+    with ledger.ours():  # these calls are ours, not the user's: not recorded as user seeds
+        for name, generator in GENERATORS.items():
+            module = sys.modules.get(name)
+            if module is None:
+                continue
+            generator.seed_everything(module, seed)
             if deterministic:
-                make_deterministic("torch", torch)
-            seeded.append("torch")
-        tensorflow: Any = sys.modules.get("tensorflow")
-        if tensorflow is not None:
-            tensorflow.keras.utils.set_random_seed(seed)
-            if deterministic:
-                make_deterministic("tensorflow", tensorflow)
-            seeded.append("tensorflow")
-    finally:
-        STATE.seeding = False
-    # Generators imported from now on get this seed (and deterministic mode) as they load; a
-    # replay's recorded load-time states no longer apply.
-    STATE.seed, STATE.deterministic = seed, deterministic
-    STATE.restore = {}
+                generator.make_deterministic(module)
+            seeded.append(name)
+    ledger.record_seed_everything(seed, source, deterministic, seeded)
     install_hook()
     os.environ[SEED_VAR] = str(seed)
-    LAST = SeedRecord(
-        seed=seed, source=source, deterministic=deterministic, seeded=seeded, mark=len(STATE.seeded)
-    )
     return seed
 
 
 def _current_seed(seed: int | None) -> int:
     if seed is not None:
         return validate_seed(seed)
-    if LAST is not None:
-        return LAST.seed
-    if STATE.seed is not None:
-        return STATE.seed
+    if _startup.LEDGER.seed is not None:
+        return _startup.LEDGER.seed
     raise ValueError("no seed given and none in effect: call seed_everything() first")
 
 
@@ -148,9 +113,6 @@ def seed_worker(worker_id: int) -> None:
     import torch
 
     worker_seed = torch.initial_seed() % 2**32
-    STATE.seeding = True
-    try:
+    with _startup.LEDGER.ours():
         numpy.random.seed(worker_seed)
         random.seed(worker_seed)
-    finally:
-        STATE.seeding = False

@@ -82,7 +82,9 @@ def test_a_directory_no_source_can_give_is_named(tracked_directory: Repo, tmp_pa
     data, _ = collect_data(tracked_directory.root, tracked_directory.root)
     workspace = clone(tracked_directory, tmp_path)
     shutil.rmtree(tracked_directory.root / ".dvc" / "cache")  # no cache, no remote, no stage
-    with pytest.raises(ReplayError, match=r"run-2: .*images: recorded md5 \w+\.dir, found nothing"):
+    with pytest.raises(
+        ReplayError, match=r"run run-2 data: .*images: recorded md5 \w+\.dir, found nothing"
+    ):
         restore_data(data, workspace, str(tracked_directory.root), "run-2")
 
 

@@ -115,7 +115,7 @@ def test_capture_records_the_installed_wheel_and_its_sha256(tmp_path: Path) -> N
     )
     code = (
         "import json, mlflow_repro\n"
-        "from mlflow_repro.capture.lock import installed_wheels\n"
+        "from mlflow_repro.capture.environment import installed_wheels\n"
         "print(json.dumps([mlflow_repro.__file__, [w.__dict__ for w in installed_wheels()]]))\n"
     )
     done = run([sys.executable, "-c", code], cwd=tmp_path, env=venv_env(PYTHONPATH=str(target)))

@@ -6,6 +6,7 @@ Collectors run in parallel daemon threads; one that fails or overruns leaves its
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -15,24 +16,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlflow_repro.capture.code import collect_code, relative_workdir, repository_root
 from mlflow_repro.capture.data import collect_data
-from mlflow_repro.capture.git import collect_code, relative_workdir, repository_root
-from mlflow_repro.capture.hardware import collect_gpu
-from mlflow_repro.capture.lock import collect_environment
+from mlflow_repro.capture.environment import collect_environment
+from mlflow_repro.capture.gpu import collect_gpu
+from mlflow_repro.capture.platform import collect_platform
 from mlflow_repro.capture.seeds import collect_seeds
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
-from mlflow_repro.capture.system import collect_platform
 from mlflow_repro.manifest import Code, Data, Environment, Gpu, Launch, Manifest, Platform, Seeds
 from mlflow_repro.secrets import redact_argv
 
 
 @dataclass(frozen=True)
 class Captured:
-    """A manifest and the directory holding its payloads (to be logged under `repro/`)."""
+    """This process's manifest and the directory holding its payloads. Every run of the process
+    logs those payloads under `repro/`, beside a manifest.json of its own (`for_run`)."""
 
     manifest: Manifest
     staging: Staging
+
+    def for_run(self, launch: Launch) -> Manifest:
+        """The manifest of one run: `launch` says how that run was started; the process's argv,
+        command and working directory are kept."""
+        process = self.manifest.launch
+        own = dataclasses.replace(
+            launch, argv=process.argv, command=process.command, workdir=process.workdir
+        )
+        return dataclasses.replace(self.manifest, launch=own)
 
 
 def source_directory() -> Path:
@@ -83,10 +94,9 @@ def _bounded(
     return out, messages
 
 
-def capture(
-    launch: Launch | None = None, start: Path | None = None, settings: Settings | None = None
-) -> Captured:
-    """Collect everything about this process's code, environment, data and machine."""
+def capture(start: Path | None = None, settings: Settings | None = None) -> Captured:
+    """Collect everything about this process's code, environment, data and machine (its launch
+    record as a plain process's first run: `Captured.for_run` makes each run's own)."""
     from mlflow_repro import __version__
 
     began = time.perf_counter()
@@ -111,12 +121,9 @@ def capture(
         "gpu": Gpu(),
     }
     sections, errors = _bounded(jobs, defaults, settings.timeout_seconds, staging)
-    base = launch or Launch()
     launch = Launch(
-        launcher=base.launcher,
-        entry_point=base.entry_point,
-        argv=redact_argv(list(base.argv or sys.argv)),
-        command=redact_argv(list(base.command or getattr(sys, "orig_argv", [""])[1:])),
+        argv=redact_argv(list(sys.argv)),
+        command=redact_argv(list(getattr(sys, "orig_argv", [""])[1:])),
         workdir=relative_workdir(sections["code"].repo_root),
     )
     manifest = Manifest(
@@ -127,5 +134,4 @@ def capture(
         errors=errors,
         **sections,
     )
-    (staging.root / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     return Captured(manifest=manifest, staging=staging)

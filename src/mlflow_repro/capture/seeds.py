@@ -1,7 +1,8 @@
 """Collect the seeds in effect at run start, the determinism switches, and an RNG fingerprint.
 
-Reads what `mlflow_repro._startup` (automatic seeding at import) and `seed_everything` recorded;
-frameworks are inspected only when the user's code already imported them.
+Reads the seed ledger (`mlflow_repro._startup.LEDGER`: automatic seeding at import,
+`seed_everything`, the user's seeding calls); frameworks are inspected only when the user's code
+already imported them.
 """
 
 from __future__ import annotations
@@ -13,18 +14,14 @@ import os
 import sys
 from typing import Any
 
-from mlflow_repro._startup import STATE
+from mlflow_repro import _startup
+from mlflow_repro.capture.platform import ENV_ALLOWLIST
 from mlflow_repro.capture.staging import Staging
-from mlflow_repro.capture.system import ENV_ALLOWLIST
 from mlflow_repro.manifest import Payload, SeedCall, Seeds
 from mlflow_repro.names import SEED_VAR
 
 STATE_PAYLOAD = "seeds/rng_state.json"
 STATE_FORMAT = 1
-
-# Set by the plugin as it starts capturing a run `mlflow run` created: that run starts at
-# `import mlflow`, and the capture thread must not read generators the job is already drawing from.
-RUN_START_FINGERPRINT: str | None = None
 
 
 def rng_fingerprint() -> str:
@@ -76,12 +73,14 @@ def state_digest(state: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _preloaded(staging: Staging | None) -> tuple[dict[str, str], Payload | None]:
+def _preloaded(
+    ledger: _startup.Ledger, staging: Staging | None
+) -> tuple[dict[str, str], Payload | None]:
     digests = {
         name: "unrecorded" if state is None else state_digest(state)
-        for name, state in STATE.preloaded.items()
+        for name, state in ledger.preloaded.items()
     }
-    states = {name: state for name, state in STATE.preloaded.items() if state is not None}
+    states = {name: state for name, state in ledger.preloaded.items() if state is not None}
     if staging is None or not states:
         return digests, None
     document = {"format": STATE_FORMAT, "generators": states}
@@ -89,35 +88,36 @@ def _preloaded(staging: Staging | None) -> tuple[dict[str, str], Payload | None]
     return digests, staging.add(STATE_PAYLOAD, data)
 
 
+def _applied(ledger: _startup.Ledger) -> tuple[int | None, str, list[str]]:
+    """The seed mlflow-repro applied, its source, and the generators seeded with it."""
+    explicit = ledger.explicit
+    if explicit is not None:
+        later = [n for n in ledger.seeded[explicit.mark :] if n not in explicit.seeded]
+        return explicit.seed, f"seed_everything:{explicit.source}", explicit.seeded + later
+    if ledger.seed is not None:
+        return ledger.seed, f"automatic:{ledger.source}", list(ledger.seeded)
+    return None, "none", []
+
+
 def collect_seeds(staging: Staging | None = None) -> tuple[Seeds, list[str]]:
     """The seeds section; with `staging`, the preloaded generators' states become a payload."""
-    from mlflow_repro import seeding
-
-    errors = list(STATE.errors)
-    if seeding.LAST is not None:
-        seed: int | None = seeding.LAST.seed
-        source = f"seed_everything:{seeding.LAST.source}"
-        later = STATE.seeded[seeding.LAST.mark :]
-        seeded = seeding.LAST.seeded + [n for n in later if n not in seeding.LAST.seeded]
-    elif STATE.seed is not None:
-        seed, source, seeded = STATE.seed, f"automatic:{STATE.source}", list(STATE.seeded)
-    else:
-        seed, source, seeded = None, "none", []
+    ledger = _startup.LEDGER
+    seed, source, seeded = _applied(ledger)
     replay_env = {k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ}
     if seed is not None:
         replay_env[SEED_VAR] = str(seed)
-    preloaded, state = _preloaded(staging)
+    preloaded, state = _preloaded(ledger, staging)
     return Seeds(
         seed=seed,
         source=source,
         seeded=seeded,
         preloaded=preloaded,
         state=state,
-        restored=list(STATE.restored),
-        user_seeds=[SeedCall(function=f, seed=v) for f, v in STATE.user_calls],
+        restored=list(ledger.restored),
+        user_seeds=[SeedCall(function=f, seed=v) for f, v in ledger.user_calls],
         deterministic=_deterministic(),
-        rng_fingerprint=RUN_START_FINGERPRINT or rng_fingerprint(),
+        rng_fingerprint=ledger.run_start_fingerprint or rng_fingerprint(),
         pythonhashseed=os.environ.get("PYTHONHASHSEED"),
         hash_randomization=bool(sys.flags.hash_randomization),
         replay_env=replay_env,
-    ), errors
+    ), list(ledger.errors)

@@ -13,16 +13,20 @@ from __future__ import annotations
 import configparser
 import contextlib
 import hashlib
+import importlib.util
 import json
-import subprocess
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow_repro.errors import ReplayError
+from mlflow_repro import process
+from mlflow_repro.errors import DataStepError
 from mlflow_repro.manifest import Data
 
 USER_CACHE_REMOTE = "mlflow-repro-user-cache"
+DVC_TIMEOUT = 3600.0  # `dvc repro` re-runs a stage
+MAX_MESSAGE_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,21 @@ class Restored:
     how: str  # "user-cache", "remote", "stage" or "already-present"
 
 
-def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, timeout=900
-    )
+def dvc_command() -> list[str] | None:
+    """DVC in this interpreter (`pip install 'mlflow-repro[dvc]'`), else the `dvc` on PATH (the
+    project's own), else None: capture never needs DVC, so mlflow-repro does not depend on it."""
+    if importlib.util.find_spec("dvc") is not None:
+        return [sys.executable, "-m", "dvc"]
+    found = shutil.which("dvc")
+    return [found] if found else None
+
+
+def dvc_messages(result: process.Result) -> str:
+    """What DVC said about a failure, shortened: its ERROR lines, else its last lines."""
+    lines = [ln.strip() for ln in (result.stderr + "\n" + result.text).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    text = " | ".join(errors or lines[-3:]) or result.reason or "no output"
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
 
 
 def _md5(path: Path) -> str | None:
@@ -128,21 +143,36 @@ def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str
     def missing() -> list[str]:
         return [f.path for f in outs if not _matches(dvc_root / f.path, f.md5, caches)]
 
+    needed = missing()
+    if not needed:
+        return [Restored(path=f.path, md5=f.md5, how="already-present") for f in outs]
+    dvc = dvc_command()
+    if dvc is None:
+        raise DataStepError(
+            f"{len(needed)} DVC-tracked file(s) must be restored and DVC is not installed here "
+            "(neither in this environment nor on PATH)",
+            run_id=run_id,
+            step="data",
+            value=needed[:5],
+            hint="install DVC in this environment, e.g. `pip install 'mlflow-repro[dvc]'`",
+        )
+
     how = dict.fromkeys((f.path for f in outs), "already-present")
     steps: list[tuple[str, list[str]]] = []
     _configure_remotes(dvc_root, Path(data.dvc_root) if user_root else None, user_cache)
     if user_cache is not None and user_cache.is_dir():
-        steps.append(("user-cache", ["pull", "--quiet", "--remote", USER_CACHE_REMOTE]))
-    steps.append(("remote", ["pull", "--quiet"]))
-    steps.append(("stage", ["repro", "--quiet"]))
+        steps.append(("user-cache", ["pull", "--remote", USER_CACHE_REMOTE]))
+    # Not --quiet: it silences DVC's error messages too, and they are what the user needs.
+    steps.append(("remote", ["pull"]))
+    steps.append(("stage", ["repro"]))
     problems: list[str] = []
     for name, args in steps:
         before = set(missing())
         if not before:
             break
-        done = _dvc(*args, cwd=dvc_root)
-        if done.returncode != 0:
-            problems.append(f"dvc {' '.join(args)}: {done.stderr.strip()[-300:]}")
+        done = process.run([*dvc, *args], cwd=dvc_root, timeout=900)
+        if not done.ok:
+            problems.append(f"dvc {' '.join(args)}: {dvc_messages(done)}")
         for path in before - set(missing()):
             how[path] = name
     wrong = missing()
@@ -153,9 +183,12 @@ def restore_data(data: Data, workspace: Path, repo_root: str | None, run_id: str
             if f.path in wrong
         )
         tried = " | ".join(problems) or "no source had it"
-        raise ReplayError(
-            f"run {run_id}: data could not be restored as recorded ({details}). Tried the DVC "
-            f"cache, the remotes and the stage: {tried}"
+        raise DataStepError(
+            f"data could not be restored as recorded ({details}). Tried the DVC cache, the "
+            f"remotes and the stage: {tried}",
+            run_id=run_id,
+            step="data",
+            hint="push the data to a DVC remote the project names, or replay where its cache is",
         )
     return [Restored(path=f.path, md5=f.md5, how=how[f.path]) for f in outs]
 

@@ -5,24 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from mlflow_repro.errors import UsageError
+from mlflow_repro.names import REPLAY_TAG_PREFIX as REPLAY_TAG
 from mlflow_repro.replay.progress import Progress
-from mlflow_repro.replay.verify import Verdict
-
-REPLAY_TAG = "repro.replay."
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    original_run_id: str
-    new_run_id: str
-    workspace: str
-    verdict: Verdict
-    data: list[dict[str, str]] = field(default_factory=list)
-    durations: dict[str, float] = field(default_factory=dict)
+from mlflow_repro.replay.result import ReplayResult
+from mlflow_repro.secrets import redact_urls
 
 
 def reproduce(
@@ -30,7 +21,7 @@ def reproduce(
     *,
     workdir: Path | None = None,
     env_manager: str | None = None,
-    backend: str = "local",
+    backend: str | None = None,
     backend_config: dict[str, Any] | None = None,
     rel_tol: float = 0.0,
     abs_tol: float = 0.0,
@@ -38,21 +29,20 @@ def reproduce(
 ) -> ReplayResult:
     """Replay run `run_id` from its manifest and compare the new run with it.
 
-    Raises ReplayError (nothing changed: no run created, the user's checkout untouched) when the
-    run cannot be rebuilt as recorded.
+    `env_manager` and `backend` default to those the manifest records. Raises a ReproError
+    (ReplayError, or UsageError for a bad argument; nothing changed: no run created, the user's
+    checkout untouched) when the run cannot be rebuilt as recorded. How the run was launched
+    comes from the manifest; MLflow's run record is read for what MLflow owns (metrics, params,
+    model files, the experiment).
     """
     from mlflow.tracking import MlflowClient
 
     from mlflow_repro.replay.data import restore_data
-    from mlflow_repro.replay.launch import (
-        check_environment,
-        check_script_launch,
-        default_env_manager,
-        launch,
-        launch_entry_point,
-    )
+    from mlflow_repro.replay.environment import check_environment
+    from mlflow_repro.replay.launch import describe, launch, plan_launch
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
+    from mlflow_repro.replay.workspace import build_workspace
 
     progress = progress or Progress(total=6)
     new_id, restored = "", []
@@ -60,20 +50,22 @@ def reproduce(
     scratch = Path(tempfile.mkdtemp(prefix="mlflow-repro-replay-"))
     workspace = (workdir or scratch / "workspace").resolve()
     if workspace.exists():
-        from mlflow_repro.errors import ReplayError
-
         shutil.rmtree(scratch, ignore_errors=True)
-        raise ReplayError(f"workspace {workspace} already exists: pass a new directory")
+        raise UsageError(
+            "the workspace directory already exists",
+            run_id=run_id,
+            value=str(workspace),
+            hint="pass a new directory with --workdir",
+        )
     launched = False
     try:
-        with progress.step("manifest", f"run {run_id} from {client.tracking_uri}"):
+        store = redact_urls(str(client.tracking_uri))
+        with progress.step("manifest", f"run {run_id} from {store}"):
             original = load_original(client, run_id, scratch / "original")
             manifest = original.manifest
         with progress.step("code", f"commit {manifest.code.commit} + recorded changes"):
-            from mlflow_repro.replay.workspace import build_workspace
-
             source = build_workspace(manifest.code, original.payloads, workspace, run_id)
-            progress.note(f"cloned from {source} into {workspace}")
+            progress.note(f"cloned from {redact_urls(source)} into {workspace}")
         with progress.step("environment", f"Python {manifest.environment.python_version}, lock"):
             check_environment(manifest, workspace, run_id)
         with progress.step("data", f"{len(manifest.data.files)} DVC-tracked files"):
@@ -86,22 +78,26 @@ def reproduce(
                 "dvc.lock (compared by size); the replay uses the data dvc.lock names, which may "
                 "not be what the run read"
             )
-        # Like with like: by default the environment manager the original run was made with.
-        env_manager = env_manager or default_env_manager(original.run, manifest)
-        check_script_launch(workspace, original.run, manifest, env_manager, backend)
-        how = f"mlflow run --env-manager {env_manager} (backend {backend})"
-        if launch_entry_point(original.run, manifest) is None:
-            how = f"{' '.join(manifest.launch.command or manifest.launch.argv)} ({env_manager})"
-        with progress.step("run", how):
+        plan = plan_launch(
+            manifest,
+            workspace,
+            original.run.data.params,
+            run_id,
+            env_manager=env_manager,
+            backend=backend,
+        )
+        for note in plan.notes:
+            progress.note(note)
+        with progress.step("run", describe(plan, manifest)):
             launched = True
             new_id = launch(
+                plan,
                 workspace,
-                original.run,
                 manifest,
                 original.payloads,
-                env_manager=env_manager,
-                backend=backend,
+                experiment_id=str(original.run.info.experiment_id),
                 backend_config=backend_config,
+                run_id=run_id,
             )
         with progress.step("verify", f"run {new_id} against {run_id}"):
             verdict = compare_runs(

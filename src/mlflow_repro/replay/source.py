@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlflow_repro.errors import ReplayError
-from mlflow_repro.manifest import Manifest, Payload
-
-MANIFEST = "repro/manifest.json"
+from mlflow_repro.errors import ManifestError, ReplayError
+from mlflow_repro.manifest import MANIFEST_ARTIFACT, Manifest, Payload
+from mlflow_repro.secrets import strip_url_credentials
 
 
 @dataclass(frozen=True)
 class Original:
     """The run being replayed, with its manifest and its `repro/` payloads downloaded."""
 
-    run: Any  # mlflow.entities.Run
+    run: Any  # mlflow.entities.Run: read for what MLflow owns (metrics, params, experiment)
     manifest: Manifest
     payloads: Path  # local directory holding `repro/...`
+
+
+def shown_uri(client: Any) -> str:
+    """The tracking URI as it may be printed: without credentials."""
+    return strip_url_credentials(str(getattr(client, "tracking_uri", "")))
 
 
 def load_original(client: Any, run_id: str, into: Path) -> Original:
@@ -31,21 +34,44 @@ def load_original(client: Any, run_id: str, into: Path) -> Original:
         run = client.get_run(run_id)
     except MlflowException as exc:
         raise ReplayError(
-            f"no run with id {run_id!r} in the tracking store {client.tracking_uri!r} "
-            f"({exc.error_code}); check the id (mlflow ui) or set MLFLOW_TRACKING_URI"
+            f"no run with id {run_id!r} in the tracking store {shown_uri(client)!r} "
+            f"({exc.error_code})",
+            run_id=run_id,
+            step="manifest",
+            value=run_id,
+            hint="check the id (mlflow ui) or set MLFLOW_TRACKING_URI",
         ) from None
-    names = {a.path for a in client.list_artifacts(run_id, "repro")}
-    if MANIFEST not in names:
+    if run.info.lifecycle_stage == "deleted":
         raise ReplayError(
-            f"run {run_id} has no {MANIFEST}: it was not recorded with mlflow-repro installed "
-            "(or capture was disabled), so there is nothing to rebuild it from"
+            "the run is deleted",
+            run_id=run_id,
+            step="manifest",
+            hint="restore it (`mlflow runs restore --run-id ...`) to replay it",
+        )
+    names = {a.path for a in client.list_artifacts(run_id, "repro")}
+    if MANIFEST_ARTIFACT not in names:
+        raise ReplayError(
+            f"the run has no {MANIFEST_ARTIFACT}: it was not recorded with mlflow-repro installed "
+            "(or capture was disabled), so there is nothing to rebuild it from",
+            run_id=run_id,
+            step="manifest",
+            hint="install mlflow-repro where the run is made and record a new run",
         )
     into.mkdir(parents=True, exist_ok=True)
     local = Path(client.download_artifacts(run_id, "repro", str(into)))
     try:
         manifest = Manifest.from_json((local / "manifest.json").read_text("utf-8"))
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ReplayError(f"run {run_id}: {MANIFEST} cannot be read: {exc}") from exc
+    except ManifestError as exc:
+        exc.run_id, exc.step = run_id, "manifest"
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(
+            f"{MANIFEST_ARTIFACT} cannot be read ({exc})",
+            run_id=run_id,
+            step="manifest",
+            value=MANIFEST_ARTIFACT,
+            hint="download it with `mlflow artifacts download` and check it",
+        ) from None
     for payload in manifest.payloads():
         check_payload(local.parent, payload, run_id)
     return Original(run=run, manifest=manifest, payloads=local.parent)
@@ -54,11 +80,20 @@ def load_original(client: Any, run_id: str, into: Path) -> Original:
 def check_payload(root: Path, payload: Payload, run_id: str) -> Path:
     path = root / payload.path
     if not path.is_file():
-        raise ReplayError(f"run {run_id}: payload {payload.path} is listed but missing")
+        raise ReplayError(
+            f"payload {payload.path} is listed in the manifest but missing",
+            run_id=run_id,
+            step="manifest",
+            value=payload.path,
+            hint="the run's repro/ artifacts were changed after the run; not replaying",
+        )
     found = hashlib.sha256(path.read_bytes()).hexdigest()
     if found != payload.sha256:
         raise ReplayError(
-            f"run {run_id}: payload {payload.path} has sha256 {found}, the manifest says "
-            f"{payload.sha256}: the artifact was changed after the run; not replaying"
+            f"payload {payload.path} has sha256 {found}, the manifest says {payload.sha256}",
+            run_id=run_id,
+            step="manifest",
+            value=payload.path,
+            hint="the artifact was changed after the run; not replaying",
         )
     return path

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_repro.modelfiles import ModelFile, model_files
-
-IDENTICAL, WITHIN_TOLERANCE, DIFFERENT = "identical", "within_tolerance", "different"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of a comparison, with every difference found."""
-
-    verdict: str  # "identical", "within_tolerance" or "different"
-    metrics_compared: int = 0
-    params_compared: int = 0
-    model_files_compared: int = 0
-    differences: list[str] = field(default_factory=list)
-    tolerated: list[str] = field(default_factory=list)  # metric deltas within the tolerance
+from mlflow_repro.replay.result import DIFFERENT, IDENTICAL, WITHIN_TOLERANCE, Verdict
 
 
 def _models(client: Any, run: Any) -> dict[str, dict[str, ModelFile]]:

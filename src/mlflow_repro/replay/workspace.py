@@ -4,26 +4,23 @@ top. The user's checkout is only ever read (cloned from), never written.
 
 from __future__ import annotations
 
-import os
-import subprocess
+import shutil
 from pathlib import Path
 
+from mlflow_repro import process
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Code
 from mlflow_repro.replay.source import check_payload
 
+GIT_TIMEOUT = 900.0  # a clone or fetch of a large repository over the network
 
-def _git(
-    *args: str, cwd: Path | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+
+def _git(*args: str, cwd: Path | None = None) -> process.Result:
+    return process.run(["git", *args], cwd=cwd, timeout=GIT_TIMEOUT)
 
 
 def _has_commit(workspace: Path, commit: str) -> bool:
-    return _git("cat-file", "-e", f"{commit}^{{commit}}", cwd=workspace).returncode == 0
+    return _git("cat-file", "-e", f"{commit}^{{commit}}", cwd=workspace).ok
 
 
 def _sources(code: Code) -> list[str]:
@@ -36,58 +33,87 @@ def _sources(code: Code) -> list[str]:
     return found
 
 
+def _clone(code: Code, workspace: Path, run_id: str, commit: str) -> str:
+    """Clone the first source that has `commit` into `workspace`; returns that source."""
+    tried: list[str] = []
+    for source in _sources(code):
+        if workspace.exists():
+            shutil.rmtree(workspace)
+        done = _git("clone", "--quiet", "--no-checkout", source, str(workspace))
+        if not done.ok:
+            tried.append(f"{source} (clone failed: {done.reason[:200]})")
+            continue
+        if not _has_commit(workspace, commit):
+            _git("fetch", "--quiet", "origin", commit, cwd=workspace)
+        if _has_commit(workspace, commit):
+            return source
+        tried.append(f"{source} (no commit {commit})")
+    where = "; ".join(tried) or "no remote URL and no local repository recorded"
+    raise ReplayError(
+        f"commit {commit} is not in any source: {where}",
+        run_id=run_id,
+        step="code",
+        value=commit,
+        hint="push the commit, or replay on the machine that has the repository",
+    )
+
+
 def build_workspace(code: Code, payloads: Path, workspace: Path, run_id: str) -> str:
     """Clone, check out `code.commit` (detached), apply the diff and untracked files.
 
     Returns the source the commit came from. `workspace` must not exist yet.
     """
-    if code.vcs != "git" or not code.commit:
+    commit = code.commit
+    if code.vcs != "git" or not commit:
         raise ReplayError(
-            f"run {run_id} was not made from a git checkout (code.vcs={code.vcs!r}): there is no "
-            "commit to rebuild its code from"
+            f"the run was not made from a git checkout (code.vcs={code.vcs!r}): there is no "
+            "commit to rebuild its code from",
+            run_id=run_id,
+            step="code",
+            value=code.vcs,
+            hint="commit the code to git and record a new run",
         )
     if not code.complete:
         left = ", ".join(f"{o.path} ({o.reason})" for o in code.omitted[:5])
         raise ReplayError(
-            f"run {run_id}: its uncommitted changes were not recorded in full ({left}); the "
-            "code it ran cannot be rebuilt exactly"
+            f"its uncommitted changes were not recorded in full ({left}): the code it ran "
+            "cannot be rebuilt exactly",
+            run_id=run_id,
+            step="code",
+            value=left,
+            hint="commit those files (or keep them under the capture caps) and record a new run",
         )
-    tried: list[str] = []
-    for source in _sources(code):
-        if workspace.exists():
-            subprocess.run(["rm", "-rf", str(workspace)], check=False)
-        done = _git("clone", "--quiet", "--no-checkout", source, str(workspace))
-        if done.returncode != 0:
-            tried.append(f"{source} (clone failed: {done.stderr.strip()[:200]})")
-            continue
-        if not _has_commit(workspace, code.commit):
-            _git("fetch", "--quiet", "origin", code.commit, cwd=workspace)
-        if _has_commit(workspace, code.commit):
-            break
-        tried.append(f"{source} (no commit {code.commit})")
-    else:
-        where = "; ".join(tried) or "no remote URL and no local repository recorded"
+    source = _clone(code, workspace, run_id, commit)
+    done = _git("checkout", "--quiet", "--detach", commit, cwd=workspace)
+    if not done.ok:
         raise ReplayError(
-            f"run {run_id}: commit {code.commit} is not in any source: {where}. Push the commit "
-            "or replay on the machine that has the repository"
+            f"git checkout {commit} failed: {done.reason}",
+            run_id=run_id,
+            step="code",
+            value=commit,
+            hint="check that the clone at the workspace is intact",
         )
-    done = _git("checkout", "--quiet", "--detach", code.commit, cwd=workspace)
-    if done.returncode != 0:
-        raise ReplayError(f"git checkout {code.commit} failed: {done.stderr.strip()}")
     if code.diff is not None:
         diff = check_payload(payloads, code.diff, run_id)
         done = _git("apply", "--binary", "--whitespace=nowarn", str(diff), cwd=workspace)
-        if done.returncode != 0:
+        if not done.ok:
             raise ReplayError(
-                f"run {run_id}: the recorded diff does not apply to {code.commit}: "
-                f"{done.stderr.strip()[:500]}"
+                f"the recorded diff does not apply to {commit}: {done.reason[:500]}",
+                run_id=run_id,
+                step="code",
+                value=code.diff.path,
+                hint="the diff was recorded against this commit; check the payload",
             )
     for untracked in code.untracked:
         data = check_payload(payloads, untracked.payload, run_id).read_bytes()
         target = workspace / untracked.path
         if not target.resolve().is_relative_to(workspace.resolve()):
             raise ReplayError(
-                f"run {run_id}: untracked path {untracked.path!r} leaves the workspace"
+                "an untracked path leaves the workspace",
+                run_id=run_id,
+                step="code",
+                value=untracked.path,
+                hint="the manifest was edited or is corrupt; not replaying",
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)

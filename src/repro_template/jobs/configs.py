@@ -69,7 +69,8 @@ class TorchMLPModel(NeuralNetModel):
 
 
 class KerasMLPModel(NeuralNetModel):
-    """A Keras MLP on TensorFlow (dependency group `tensorflow`), logged with MLflow's tensorflow flavour."""
+    """A Keras MLP on TensorFlow (dependency group `tensorflow`), logged with MLflow's
+    tensorflow flavour."""
 
     KIND: Literal["KerasMLP"] = "KerasMLP"
 

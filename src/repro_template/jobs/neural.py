@@ -4,7 +4,8 @@ Both standardise the features inside the model (so the logged model takes the ra
 return a `Fitted`: scores for the positive class and a function that logs the model with MLflow's
 flavour. The job seeds (`seed_everything(seed, deterministic=...)`) before the run starts, so
 that the manifest records that seed; a framework imported afterwards is seeded as it loads.
-PyTorch and TensorFlow are optional dependency groups; a missing one is a clear error before the run starts.
+PyTorch and TensorFlow are optional dependency groups; a missing one is a clear error before the
+run starts.
 """
 
 from __future__ import annotations

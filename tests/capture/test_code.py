@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from mlflow_repro.capture.git import collect_code, repository_root
+from mlflow_repro.capture.code import collect_code, repository_root
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
 from tests.conftest import Repo

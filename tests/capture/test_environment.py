@@ -6,7 +6,12 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from mlflow_repro.capture.lock import _drift, _pins, collect_environment, installed_distributions
+from mlflow_repro.capture.environment import (
+    _drift,
+    _pins,
+    collect_environment,
+    installed_distributions,
+)
 from mlflow_repro.capture.staging import Staging
 from tests.conftest import REPO_ROOT
 

@@ -9,7 +9,8 @@ import pytest
 
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Code, Launch, Manifest, Seeds
-from mlflow_repro.replay.launch import absolute_uri, replay_environment, script_command
+from mlflow_repro.replay.launch import replay_environment
+from mlflow_repro.replay.script import absolute_uri, script_command
 
 
 def manifest(**launch: object) -> Manifest:

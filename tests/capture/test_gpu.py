@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from mlflow_repro.capture.hardware import collect_gpu, framework_builds, parse_smi
+from mlflow_repro.capture.gpu import collect_gpu, framework_builds, parse_smi
 
 SMI_CSV = (
     "0, NVIDIA H100 80GB HBM3, 81559, GPU-4f1c2a1e-0000-1111-2222-333344445555, 550.54.15, 9.0\n"

@@ -1,0 +1,127 @@
+"""Capture for runs launched by `mlflow run`: the child resumes a run MLflow already created.
+
+MLflow asks no provider for tags when a run is resumed (MLFLOW_RUN_ID), so as the plugin is
+instantiated at `import mlflow` one daemon thread captures and logs tags and `repro/` to that
+run. It is joined from threading's exit hook, after which the seeds section is refreshed when
+the job seeded after `import mlflow`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlflow_repro import session
+from mlflow_repro.names import CAPTURE_ID_TAG, CAPTURED_RUN_VAR, TAG_PREFIX
+
+if TYPE_CHECKING:
+    from mlflow_repro.manifest import Manifest
+
+JOIN_TIMEOUT_SECONDS = 60.0
+
+_pending: list[threading.Thread] = []
+_published: dict[str, Manifest] = {}  # run id -> the manifest logged to it (refreshed at exit)
+
+
+def _capture(run_id: str, run_index: int) -> None:
+    """Capture for the run `mlflow run` created, and log it there (in a daemon thread)."""
+    try:
+        from mlflow.tracking.client import MlflowClient
+
+        from mlflow_repro.capture import source_directory
+        from mlflow_repro.capture.code import repository_root
+        from mlflow_repro.capture.launch import project_launch
+        from mlflow_repro.publish import publish
+
+        client = MlflowClient()
+        run = client.get_run(run_id)  # first: the job may log params of its own meanwhile
+        if TAG_PREFIX + "manifest.version" in run.data.tags:
+            return
+        top = repository_root(source_directory())
+        projects = [Path.cwd(), *([top] if top else [])]
+        launch = project_launch(run.data.tags, run.data.params, projects)
+        captured = session.process_capture()
+        manifest = captured.for_run(dataclasses.replace(launch, run_index=run_index))
+        publish(client, run, captured, manifest, with_tags=True)
+        client.set_tag(run_id, CAPTURE_ID_TAG, session.CAPTURE_ID)
+        _published[run_id] = manifest
+    except Exception as exc:  # the user's run goes on whatever happens here
+        print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)
+
+
+def _refresh_seeds(run_id: str, manifest: Manifest) -> None:
+    """At exit: re-log the seeds section when the job seeded after `import mlflow`.
+
+    A resumed run is captured as mlflow is imported, before the job's own code runs; a job that
+    then calls `seed_everything` or `torch.manual_seed` changes the seeds in effect. The RNG
+    fingerprint and the recorded states keep their run-start values.
+    """
+    from mlflow_repro.capture.seeds import collect_seeds
+
+    old = manifest.seeds
+    seeds, _ = collect_seeds()
+    seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint, state=old.state)
+    if seeds == old:
+        return
+    from mlflow.entities import RunTag
+    from mlflow.tracking.client import MlflowClient
+
+    from mlflow_repro.manifest import MANIFEST_ARTIFACT
+    from mlflow_repro.publish import within_limits
+
+    manifest = dataclasses.replace(manifest, seeds=seeds)
+    client = MlflowClient()
+    client.log_text(run_id, manifest.to_json(), MANIFEST_ARTIFACT)
+    tags = within_limits(manifest.tags())
+    seed_tags = [RunTag(k, v) for k, v in tags.items() if k.startswith(TAG_PREFIX + "seed")]
+    client.log_batch(run_id, tags=seed_tags)
+
+
+def _wait_for_pending() -> None:
+    for thread in _pending:
+        thread.join(JOIN_TIMEOUT_SECONDS)
+    for run_id, manifest in list(_published.items()):
+        try:
+            _refresh_seeds(run_id, manifest)
+        except Exception as exc:  # never fail the user's exit
+            print(f"mlflow-repro: seeds for run {run_id} not refreshed: {exc}", file=sys.stderr)
+
+
+def _mark_run_start() -> None:
+    """The RNG fingerprint now, before the job draws or seeds (the capture thread comes later)."""
+    from mlflow_repro import _startup
+    from mlflow_repro.capture.seeds import rng_fingerprint
+
+    _startup.LEDGER.mark_run_start(rng_fingerprint())
+
+
+def start() -> None:
+    """Start capturing for the run in MLFLOW_RUN_ID, once per run across child processes."""
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not session.enabled():
+        return
+    os.environ[CAPTURED_RUN_VAR] = run_id
+    run_index = session.next_run_index()
+    try:
+        _mark_run_start()
+    except Exception as exc:
+        print(f"mlflow-repro: no run-start RNG fingerprint: {exc}", file=sys.stderr)
+    thread = threading.Thread(
+        target=_capture, args=(run_id, run_index), daemon=True, name="mlflow-repro-capture"
+    )
+    if not _pending:
+        # threading's own exit hooks run before interpreter shutdown starts refusing new
+        # threads and executor work (artifact uploads use them) and before the atexit hook with
+        # which MLflow ends the run; atexit is the fallback where that hook is missing.
+        register = getattr(threading, "_register_atexit", None)
+        try:
+            register(_wait_for_pending) if register else atexit.register(_wait_for_pending)
+        except Exception:
+            atexit.register(_wait_for_pending)
+    _pending.append(thread)
+    thread.start()

@@ -1,0 +1,186 @@
+"""Publishing: each run gets its own manifest.json beside the process's shared payloads; a
+failure becomes the run's `repro.capture.errors` tag, never an exception; tags stay within
+MLflow's limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from mlflow_repro.capture import Captured
+from mlflow_repro.manifest import Code, Launch, Manifest, SeedCall, Seeds
+from mlflow_repro.publish import MAX_TAG_KEY, MAX_TAG_VALUE, publish, within_limits
+from tests.captures import small_capture
+
+ERRORS_TAG = "repro.capture.errors"
+
+
+class Client:
+    """The parts of MlflowClient that publish uses, recorded."""
+
+    tracking_uri = "sqlite:///unused.db"
+
+    def __init__(self) -> None:
+        self.tags: dict[str, dict[str, str]] = {}
+
+    def log_batch(self, run_id: str, tags: list[Any]) -> None:
+        self.tags.setdefault(run_id, {}).update({t.key: t.value for t in tags})
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self.tags.setdefault(run_id, {})[key] = value
+
+
+class Repository:
+    """An artifact repository that copies what it is given into a folder, or raises."""
+
+    def __init__(self, root: Path, error: Exception | None = None) -> None:
+        self.root, self.error = root, error
+
+    def log_artifacts(self, local_dir: str, artifact_path: str) -> None:
+        if self.error:
+            raise self.error
+        for path in Path(local_dir).rglob("*"):
+            if path.is_file():
+                self._copy(path, f"{artifact_path}/{path.relative_to(local_dir).as_posix()}")
+
+    def log_artifact(self, local_file: str, artifact_path: str) -> None:
+        if self.error:
+            raise self.error
+        self._copy(Path(local_file), f"{artifact_path}/{Path(local_file).name}")
+
+    def _copy(self, source: Path, relative: str) -> None:
+        target = self.root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+
+
+def a_run(run_id: str, root: Path) -> Any:
+    return SimpleNamespace(info=SimpleNamespace(run_id=run_id, artifact_uri=str(root / run_id)))
+
+
+@pytest.fixture
+def captured() -> Iterator[Captured]:
+    made = small_capture(errors=["data: dvc.lock: not YAML"])
+    yield made
+    made.staging.cleanup()
+
+
+def use_repositories(monkeypatch: pytest.MonkeyPatch, error: Exception | None = None) -> None:
+    from mlflow.store.artifact import artifact_repository_registry
+
+    def get(artifact_uri: str, tracking_uri: str | None = None) -> Repository:
+        return Repository(Path(artifact_uri), error)
+
+    monkeypatch.setattr(artifact_repository_registry, "get_artifact_repository", get)
+
+
+def logged(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_each_run_gets_its_own_manifest_beside_the_shared_payloads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch)
+    client = Client()
+    for index in (0, 1):
+        manifest = captured.for_run(Launch(run_index=index))
+        publish(client, a_run(f"run{index}", tmp_path), captured, manifest)
+    for index in (0, 1):
+        root = tmp_path / f"run{index}"
+        assert logged(root) == {"repro/git.diff", "repro/manifest.json"}
+        manifest = Manifest.from_json((root / "repro/manifest.json").read_text())
+        assert manifest.launch.run_index == index
+        assert dataclasses.replace(manifest, launch=captured.manifest.launch) == captured.manifest
+    assert logged(captured.staging.root) == {"git.diff"}  # the shared staging is left as it was
+    assert client.tags == {}  # tags were set with the run (start_run): not logged again
+
+
+def test_a_manifest_without_payloads_logs_only_itself(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch)
+    manifest = dataclasses.replace(captured.for_run(Launch()), code=Code())
+    publish(Client(), a_run("r", tmp_path), captured, manifest)
+    assert logged(tmp_path / "r") == {"repro/manifest.json"}
+
+
+def test_a_failing_artifact_repository_becomes_the_errors_tag(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch, OSError("disk full"))
+    client = Client()
+    publish(client, a_run("r", tmp_path), captured, captured.manifest)  # nothing raised
+    errors = client.tags["r"][ERRORS_TAG]
+    assert errors == "data: dvc.lock: not YAML; publish: OSError: disk full"
+
+
+def test_a_failing_tracking_store_is_named_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch)
+
+    class Failing(Client):
+        def log_batch(self, run_id: str, tags: list[Any]) -> None:
+            raise ConnectionError("store unreachable")
+
+    client = Failing()
+    publish(client, a_run("r", tmp_path), captured, captured.manifest, with_tags=True)
+    assert "publish: ConnectionError: store unreachable" in client.tags["r"][ERRORS_TAG]
+
+
+def huge_manifest(captured: Captured) -> Manifest:
+    manifest = captured.manifest
+    return dataclasses.replace(
+        manifest,
+        errors=[f"collector {i}: " + "x" * 300 for i in range(200)],
+        seeds=Seeds(user_seeds=[SeedCall("numpy.random.seed", str(i)) for i in range(5000)]),
+        environment=dataclasses.replace(manifest.environment, image="registry/" + "i" * 9000),
+        code=dataclasses.replace(manifest.code, remote_url="https://git.example/" + "r" * 9000),
+    )
+
+
+def within_mlflow_limits(tags: dict[str, str]) -> bool:
+    return all(len(k) <= MAX_TAG_KEY and len(v) <= MAX_TAG_VALUE for k, v in tags.items())
+
+
+def test_over_long_tags_are_cut_to_mlflow_limits_when_published(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch)
+    client = Client()
+    publish(client, a_run("r", tmp_path), captured, huge_manifest(captured), with_tags=True)
+    tags = client.tags["r"]
+    assert within_mlflow_limits(tags)
+    assert tags["repro.image"].endswith("[cut]") and tags[ERRORS_TAG].startswith("collector 0")
+
+
+def test_the_errors_tag_stays_within_limits_when_publishing_fails_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch, OSError("e" * 9000))
+    client = Client()
+    publish(client, a_run("r", tmp_path), captured, huge_manifest(captured))
+    assert within_mlflow_limits(client.tags["r"])
+
+
+def test_within_limits_cuts_keys_and_values_and_keeps_the_rest() -> None:
+    tags = within_limits({"k" * 300: "v", "short": "s" * 9000, "ok": "fine"})
+    assert [len(k) for k in tags] == [MAX_TAG_KEY, 5, 2]
+    assert len(tags["short"]) == MAX_TAG_VALUE and tags["ok"] == "fine"
+
+
+def test_the_published_manifest_is_json_of_the_run_manifest(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch)
+    manifest = captured.for_run(Launch(launcher="mlflow run", parameters={"alpha": "0.5"}))
+    publish(Client(), a_run("r", tmp_path), captured, manifest)
+    document = json.loads((tmp_path / "r/repro/manifest.json").read_text())
+    assert document["launch"]["parameters"] == {"alpha": "0.5"}
