@@ -175,3 +175,17 @@ def test_an_empty_manifest_is_valid_json_with_unknowns() -> None:
     data = json.loads(Manifest().to_json())
     assert data["code"]["vcs"] == "unknown"
     assert Manifest().tags()["repro.git.dirty"] == "unknown"
+
+
+def test_every_tag_stays_within_mlflows_limits_whatever_the_manifest_holds() -> None:
+    from dataclasses import replace
+
+    huge = "x" * 20000
+    manifest = replace(
+        sample(),
+        code=replace(sample().code, branch=huge, remote_url=huge),
+        environment=replace(sample().environment, image=huge),
+        errors=[huge, huge],
+    )
+    tags = manifest.tags()
+    assert all(len(k) <= 250 and len(v) <= 8000 for k, v in tags.items())

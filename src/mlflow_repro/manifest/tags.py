@@ -17,10 +17,10 @@ def manifest_tags(manifest: Manifest) -> dict[str, str]:
     tags = {
         "manifest.version": str(manifest.schema_version),
         "git.commit": code.commit or code.vcs,
-        "git.branch": code.branch or ("(detached)" if code.detached else "-"),
+        "git.branch": (code.branch or ("(detached)" if code.detached else "-"))[:1000],
         "git.dirty": _flag(code.dirty),
         "git.pushed": _flag(code.pushed),
-        "git.remote": code.remote_url or "-",
+        "git.remote": (code.remote_url or "-")[:2000],
         "python": env.python_version,
         "lock.source": env.lock_source,
         "lock.sha256": env.requirements.sha256 if env.requirements else "-",
@@ -29,7 +29,7 @@ def manifest_tags(manifest: Manifest) -> dict[str, str]:
             f"{w.name}=={w.version}@{(w.sha256 or 'unhashed')[:16]}" for w in env.wheels
         )[:4000]
         or "-",
-        "image": env.image or "-",
+        "image": (env.image or "-")[:2000],
         "data.files": str(len(data.files)),
         "data.dirty": _flag(data.workspace_differs),
         "seed": "-" if manifest.seeds.seed is None else str(manifest.seeds.seed),
