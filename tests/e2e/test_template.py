@@ -81,7 +81,7 @@ def test_bad_config_under_mlflow_run_fails_clearly_and_leaves_no_running_run(
     assert done.returncode != 0
     for fragment in fragments:
         assert fragment in done.stderr
-    assert "mlflow-repro: error: invalid configuration file" in done.stderr
+    assert "repro_template: error: invalid configuration file" in done.stderr
     statuses = [r.info.status for r in all_runs(uri)]
     assert statuses == ["FAILED"]
 
