@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -98,19 +99,40 @@ def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> 
     assert (workspace / "NOTES.md").read_text() == "an untracked note\n"
 
 
+CLOCK_SCRIPT = """\
+import time
+import mlflow
+mlflow.set_experiment("replay")
+with mlflow.start_run():
+    mlflow.log_metric("clock", time.time())
+"""
+
+TABLE_SCRIPT = """\
+import csv
+import mlflow
+with open("data/breast_cancer.csv") as table:
+    rows = list(csv.reader(table))
+mlflow.set_experiment("replay")
+with mlflow.start_run():
+    mlflow.log_metrics({"rows": len(rows), "last": float(rows[-1][0])})
+"""
+
+
+def script_run(project: Project, script: str) -> str:
+    """Run a plain script in the project (this interpreter); returns the id of its run."""
+    before = {r.info.run_id for r in project.runs()}
+    run([sys.executable, script], cwd=project.root, env=venv_env(MLFLOW_TRACKING_URI=project.uri))
+    [new] = [r.info.run_id for r in project.runs() if r.info.run_id not in before]
+    return str(new)
+
+
 def test_a_different_result_is_reported_and_exits_1(project: Project) -> None:
-    """The replay sets the recorded seed; a job whose result follows an unrecorded input differs."""
-    script = project.root / "src" / "repro_template" / "jobs" / "training.py"
-    script.write_text(
-        script.read_text().replace(
-            "        mlflow.log_metrics(results)",
-            "        import time\n        results['clock'] = time.time()\n"
-            "        mlflow.log_metrics(results)",
-        )
-    )
-    original = project.train()
-    done = project.reproduce(original, check=False)
-    assert done.returncode == 1
+    """The replay sets the recorded seed and states; a result that follows an input nothing
+    records (the clock) differs, and the replay says which metric."""
+    (project.root / "clock.py").write_text(CLOCK_SCRIPT)  # untracked: captured as a payload
+    original = script_run(project, "clock.py")
+    done = project.reproduce(original, "--env-manager", "local", check=False)
+    assert done.returncode == 1, done.stderr
     assert ": different (" in done.stdout and "differs: metric clock:" in done.stdout
     new = verdict_of(project, original)
     assert new.data.tags["repro.replay.verdict"] == "different"
@@ -120,24 +142,26 @@ def test_older_data_is_restored_after_the_data_changed_and_a_later_commit(
     project: Project,
 ) -> None:
     table = project.root / "data" / "breast_cancer.csv"
-    run(
-        [sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=project.root
-    )  # the first version, cached
-    older = project.train()
+    (project.root / "table.py").write_text(TABLE_SCRIPT)
+    run(["git", "add", "table.py"], cwd=project.root)
+    run(["git", "commit", "--quiet", "-m", "a script reading the table"], cwd=project.root)
+    dvc = [sys.executable, "-m", "dvc", "commit", "--force", "--quiet"]
+    run(dvc, cwd=project.root)  # the first version, cached
+    older = script_run(project, "table.py")
     lines = table.read_text().splitlines(keepends=True)
     table.write_text("".join(lines[:-120]))  # the data changes ...
-    run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=project.root)
+    run(dvc, cwd=project.root)
     run(["git", "commit", "--quiet", "-am", "fewer rows"], cwd=project.root)  # ... and is committed
-    newer = project.train()
+    newer = script_run(project, "table.py")
     runs = {r.info.run_id: r for r in project.runs()}
     assert runs[older].data.metrics != runs[newer].data.metrics
     before, data_before = git_state(project.root), table.read_bytes()
 
-    done = project.reproduce(older)
+    done = project.reproduce(older, "--env-manager", "local")
     assert "data/breast_cancer.csv md5" in done.stderr and "(user-cache)" in done.stderr
     new = verdict_of(project, older)
     assert new.data.tags["repro.replay.verdict"] == "identical"
-    assert new.data.metrics == runs[older].data.metrics
+    assert new.data.metrics == runs[older].data.metrics == {"rows": len(lines), "last": ANY}
     workspace = Path(new.data.tags["repro.replay.workspace"])
     assert len((workspace / "data" / "breast_cancer.csv").read_text().splitlines()) == len(lines)
     assert git_state(project.root) == before and table.read_bytes() == data_before
