@@ -77,7 +77,8 @@ def strip_url_credentials(url: str) -> str:
         return WITHHELD
     netloc = parts.netloc
     if "@" not in netloc and not parts.query and not parts.fragment:
-        return url  # nothing to strip; urlunsplit would also fold `sqlite:////abs` to `sqlite://abs`
+        # Nothing to strip; urlunsplit would also fold `sqlite:////abs` to `sqlite://abs`.
+        return url
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
         keep_user = parts.scheme in {"ssh", "git+ssh"} and ":" not in user
