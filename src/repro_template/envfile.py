@@ -1,9 +1,17 @@
 """Generate `python_env.yaml` from `uv.lock`, and check that the committed one is current.
 
 MLflow keys its environment cache on the contents of python_env.yaml, not on uv.lock
-(../shared/facts.md). Listing the hash-pinned export of the lock as the `dependencies` makes the
-key follow the lock, and gives `--env-manager virtualenv` a hash-checked install. The exact
-Python version comes from `.python-version`.
+(../shared/facts.md). Listing the hash-pinned export of the lock makes the key follow the lock,
+and gives `--env-manager virtualenv` a hash-checked install. The exact Python version comes from
+`.python-version`.
+
+`--env-manager virtualenv` runs one `pip install -r` for `build_dependencies`, then one for
+`dependencies`, in a folder linked to the project's files. pip's hash-checking mode is all or
+nothing per call, and a local directory cannot be hash-pinned, so the locked export (all hashed)
+goes first, as `build_dependencies`, and the project itself (`.`, the plugin with its
+run-context entry point) second, as `dependencies`: its requirements are satisfied by then, so
+that second call adds the project and nothing else. Without the project no plugin would be
+installed in that environment and its runs would carry no manifest.
 """
 
 from __future__ import annotations
@@ -20,9 +28,12 @@ from repro_template.errors import LockError
 
 HEADER = (
     "# Generated from uv.lock, pyproject.toml and .python-version by `just lock`; do not edit.\n"
-    "# The dependencies are `uv export --no-dev --no-emit-project` with their hashes, so that\n"
-    "# MLflow's environment cache key changes whenever the lock does.\n"
+    "# build_dependencies: `uv export --no-dev --no-emit-project` with their hashes (installed\n"
+    "# first, hash-checked; MLflow's environment cache key changes whenever the lock does).\n"
+    "# dependencies: this project (the plugin), installed from the checkout once the lock's\n"
+    "# packages are in place (pip cannot hash-check a directory). See src/repro_template/envfile.py.\n"
 )
+PROJECT = "."
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -70,8 +81,8 @@ def render_python_env(project: Path) -> str:
     """The text python_env.yaml must hold for the current uv.lock and pyproject.toml."""
     body = {
         "python": exact_python_version(project),
-        "build_dependencies": [],
-        "dependencies": [project_marker(project), *locked_requirements(project)],
+        "build_dependencies": [project_marker(project), *locked_requirements(project)],
+        "dependencies": [PROJECT],
     }
     return HEADER + yaml.safe_dump(body, sort_keys=False, width=10_000)
 

@@ -25,17 +25,26 @@ def test_committed_python_env_is_up_to_date() -> None:
     check_python_env(ROOT)
 
 
-def test_python_env_pins_exact_python_and_hashes_every_dependency() -> None:
+def test_python_env_pins_exact_python_and_hashes_every_locked_dependency() -> None:
     env = yaml.safe_load((ROOT / "python_env.yaml").read_text())
     assert set(env) == {"python", "build_dependencies", "dependencies"}
     assert env["python"] == (ROOT / ".python-version").read_text().strip()
     assert env["python"].count(".") == 2
-    marker, *requirements = env["dependencies"]
+    marker, *requirements = env["build_dependencies"]
     assert marker.startswith("# pyproject.toml sha256:")
     names = [line.split("==")[0] for line in requirements]
     assert {"mlflow", "scikit-learn", "dvc", "numpy"} <= set(names)
     assert all(" --hash=sha256:" in line for line in requirements)
     assert "mlflow-repro" not in names
+
+
+def test_virtualenv_installs_the_project_after_the_hashed_lock() -> None:
+    # MLflow's virtualenv manager runs `pip install -r` for build_dependencies, then for
+    # dependencies: the plugin (a directory, which pip cannot hash-check) comes second, alone,
+    # so that the hash-checked call holds only hashed lines and the plugin's entry point exists.
+    env = yaml.safe_load((ROOT / "python_env.yaml").read_text())
+    assert env["dependencies"] == ["."]
+    assert not any("--hash" not in line for line in env["build_dependencies"][1:])
 
 
 def test_mlflow_accepts_the_generated_file() -> None:
@@ -48,7 +57,7 @@ def test_mlflow_accepts_the_generated_file() -> None:
 def test_a_changed_lock_makes_the_file_stale(project: Path) -> None:
     lock = project / "uv.lock"
     text = lock.read_text()
-    locked = yaml.safe_load((project / "python_env.yaml").read_text())["dependencies"]
+    locked = yaml.safe_load((project / "python_env.yaml").read_text())["build_dependencies"]
     digest = next(line for line in locked if line.startswith("pyyaml==")).split("sha256:")[1][:64]
     assert digest in text
     lock.write_text(text.replace(digest, "0" * 64))
