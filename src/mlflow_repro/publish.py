@@ -28,6 +28,31 @@ def within_limits(tags: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def manifest_documents(manifest: Manifest) -> tuple[dict[str, bytes], str | None]:
+    """The files that carry `manifest` under `repro/`: `manifest.json` and, with a team key
+    configured, `manifest.sig`; and the reason signing failed, if it did (a capture error:
+    the run goes on unsigned)."""
+    from mlflow_repro.signing import SIGNATURE_ARTIFACT, sign
+
+    text = manifest.to_json().encode("utf-8")
+    documents = {MANIFEST_ARTIFACT.rsplit("/", 1)[1]: text}
+    try:
+        signature = sign(text)
+    except Exception as exc:
+        return documents, f"signing: {exc}"
+    if signature is not None:
+        documents[SIGNATURE_ARTIFACT.rsplit("/", 1)[1]] = signature
+    return documents, None
+
+
+def record_error(client: Any, run_id: str, manifest: Manifest, note: str) -> None:
+    """Add `note` to the run's `repro.capture.errors` tag (never raises)."""
+    previous = manifest.tags().get(CAPTURE_ERRORS_TAG)
+    errors = within_limits({CAPTURE_ERRORS_TAG: f"{previous}; {note}" if previous else note})
+    with contextlib.suppress(Exception):
+        client.set_tag(run_id, CAPTURE_ERRORS_TAG, errors[CAPTURE_ERRORS_TAG])
+
+
 def publish(
     client: Any, run: Any, captured: Captured, manifest: Manifest, *, with_tags: bool = False
 ) -> None:
@@ -50,16 +75,16 @@ def publish(
         repository: Any = get_artifact_repository(
             run.info.artifact_uri, tracking_uri=client.tracking_uri
         )
-        folder, name = MANIFEST_ARTIFACT.rsplit("/", 1)
+        folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
         if manifest.payloads():
             repository.log_artifacts(str(captured.staging.root), artifact_path=folder)
+        documents, signing_error = manifest_documents(manifest)
         with tempfile.TemporaryDirectory(prefix="mlflow-repro-manifest-") as tmp:
-            path = Path(tmp) / name
-            path.write_text(manifest.to_json(), encoding="utf-8")
-            repository.log_artifact(str(path), artifact_path=folder)
+            for name, data in documents.items():
+                path = Path(tmp) / name
+                path.write_bytes(data)
+                repository.log_artifact(str(path), artifact_path=folder)
+        if signing_error:
+            record_error(client, run_id, manifest, signing_error)
     except Exception as exc:
-        note = f"publish: {type(exc).__name__}: {exc}"
-        previous = manifest.tags().get(CAPTURE_ERRORS_TAG)
-        errors = within_limits({CAPTURE_ERRORS_TAG: f"{previous}; {note}" if previous else note})
-        with contextlib.suppress(Exception):
-            client.set_tag(run_id, CAPTURE_ERRORS_TAG, errors[CAPTURE_ERRORS_TAG])
+        record_error(client, run_id, manifest, f"publish: {type(exc).__name__}: {exc}")
