@@ -6,6 +6,12 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # the MLflow tracking store; MLflow's own default is the embedded sqlite:///mlflow.db
 export MLFLOW_TRACKING_URI := env("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
 
+# Environments are installed with their bytecode compiled (`uv sync --compile-bytecode`, and the
+# environments `mlflow run --env-manager uv` builds with `uv sync`): where PYTHONDONTWRITEBYTECODE
+# is set (as on CI machines here) Python would otherwise compile mlflow afresh in every process,
+# about 6 s of CPU each (`import mlflow`: 7.9 s -> 2.1 s measured).
+export UV_COMPILE_BYTECODE := env("UV_COMPILE_BYTECODE", "1")
+
 conf := "confs/training.yaml"
 # the optional frameworks, as pinned in pyproject.toml's dependency groups `torch` and `tensorflow`
 frameworks := "torch==2.13.0 tensorflow-cpu==2.21.0"

@@ -185,7 +185,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=root,
-        env=venv_env(MLFLOW_REPRO_DISABLE="1"),
+        # MLflow 3's server also starts huey job consumers (AI-gateway jobs): three processes
+        # polling all session long, a sixth of a core on this machine. The tests need none.
+        env=venv_env(MLFLOW_REPRO_DISABLE="1", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
     )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

@@ -54,11 +54,73 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if verdict.verdict != "different" else 1
 
 
+def _colour() -> bool:
+    import os
+
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _emit_json(record: object) -> None:
+    import json
+
+    print(json.dumps(record.to_dict(), indent=2))  # type: ignore[attr-defined]
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from mlflow_repro.inspect.audit import audit
+    from mlflow_repro.inspect.render import audit_text
+
+    report = audit(args.target)
+    if args.json:
+        _emit_json(report)
+    else:
+        print(audit_text(report, colour=_colour()))
+    return report.exit_code
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from mlflow_repro.inspect.diff import diff_runs
+    from mlflow_repro.inspect.render import diff_html, diff_text
+
+    result = diff_runs(args.run_a, args.run_b)
+    if args.html:
+        args.html.write_text(diff_html(result), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.json:
+        _emit_json(result)
+    elif not args.html:
+        print(diff_text(result, colour=_colour()))
+    return 0 if not result.differences else 1
+
+
+def _parity(args: argparse.Namespace) -> int:
+    from mlflow_repro.inspect.parity import parity
+    from mlflow_repro.inspect.render import parity_text
+
+    report = parity(args.target, against=args.against, python=args.python)
+    if args.json:
+        _emit_json(report)
+    else:
+        print(parity_text(report, colour=_colour(), show_matches=args.all))
+    return report.exit_code
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from mlflow_repro.signing import KEY_VAR, generate
+
+    private, public = generate(args.path)
+    print(f"wrote {private} (private: keep it where runs are recorded) and {public} (public)")
+    print(f"sign runs:   export {KEY_VAR}={private}")
+    print(f"verify runs: export {KEY_VAR}={public}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlflow-repro",
         description="Rebuild logged MLflow runs from their reproducibility manifest and verify "
-        "them. Example: `mlflow-repro reproduce 3f2a...` (MLFLOW_TRACKING_URI names the store).",
+        "them; audit, compare and check serving environments from the manifests. Example: "
+        "`mlflow-repro reproduce 3f2a...` (MLFLOW_TRACKING_URI names the store).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -101,6 +163,71 @@ def build_parser() -> argparse.ArgumentParser:
         "--abs-tol", type=float, default=0.0, help="absolute tolerance for metrics (default exact)"
     )
     replay.set_defaults(handler=_reproduce)
+
+    audit = sub.add_parser(
+        "audit",
+        help="check now whether a run or model version can be rebuilt, item by item",
+        description="The auditor's list for a run, checked now and not only as recorded: "
+        "manifest integrity and signature, the commit (still fetchable?), the uncommitted "
+        "changes, the lock, each DVC data version (still in a cache or remote?), seeds, "
+        "parameters, the command, platform, GPU and determinism settings, the model files "
+        "against model.digest, the registry and the replays. Each item is ok, weak or missing "
+        "with the reason and what to do. Example: `mlflow-repro audit models:/classifier@prod`. "
+        "Exit status: 0 nothing needed is missing, 1 something is, 2 could not audit.",
+    )
+    audit.add_argument(
+        "target", help="a run id, models:/<name>/<version> or models:/<name>@<alias>"
+    )
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.set_defaults(handler=_audit)
+
+    diff = sub.add_parser(
+        "diff",
+        help="explain why two runs differ: code, data, parameters, seeds, packages, settings",
+        description="Compare two runs' manifests (and their logged params and metrics): "
+        "the files and hunks between the two rebuilt code trees, DVC data versions, "
+        "parameters, seeds, packages (version and hash), Python, floating-point settings "
+        "(thread counts, BLAS, determinism), platform and GPU; ranked so the likely cause of a "
+        "metric difference comes first, with the metric differences beside. Example: "
+        "`mlflow-repro diff 3f2a... 9c1b... --html diff.html`. Exit status: 0 no difference, "
+        "1 differences found, 2 could not compare.",
+    )
+    diff.add_argument("run_a", help="the first run id (A)")
+    diff.add_argument("run_b", help="the second run id (B)")
+    diff.add_argument("--json", action="store_true", help="print the differences as JSON")
+    diff.add_argument("--html", type=Path, help="write a self-contained HTML page to this file")
+    diff.set_defaults(handler=_diff)
+
+    parity = sub.add_parser(
+        "parity",
+        help="check that a serving environment matches the run's training environment",
+        description="Package by package (version, and sha256 where the serving side records "
+        "it), Python and the project's wheel, between what the run was trained with and a "
+        "serving environment: a requirements file (--against) or an interpreter (--python; "
+        "default: this one). Example: `mlflow-repro parity models:/classifier/3 --against "
+        "serving/requirements.txt`. Exit status: 0 match, 1 mismatch, 2 could not compare.",
+    )
+    parity.add_argument(
+        "target", help="a run id, models:/<name>/<version> or models:/<name>@<alias>"
+    )
+    where = parity.add_mutually_exclusive_group()
+    where.add_argument("--against", type=Path, help="the serving requirements file")
+    where.add_argument("--python", help="the serving environment's python executable")
+    parity.add_argument("--all", action="store_true", help="also list matching and extra packages")
+    parity.add_argument("--json", action="store_true", help="print the report as JSON")
+    parity.set_defaults(handler=_parity)
+
+    keygen = sub.add_parser(
+        "keygen",
+        help="make a team key pair for signing manifests",
+        description="Write a new Ed25519 key pair: PATH (private, mode 0600) and PATH.pub. "
+        "With MLFLOW_REPRO_SIGNING_KEY pointing at the private key, capture signs every "
+        "manifest (repro/manifest.sig); with it pointing at either key, audit verifies the "
+        "signature and replay refuses unsigned or tampered manifests. Example: "
+        "`mlflow-repro keygen ~/.config/mlflow-repro/team.key`.",
+    )
+    keygen.add_argument("path", type=Path, help="where to write the private key")
+    keygen.set_defaults(handler=_keygen)
     return parser
 
 

@@ -58,8 +58,10 @@ def run(
     cwd: Path | None = None,
     timeout: float = 5.0,
     env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
 ) -> Result:
-    """Run `cmd`; failures, missing programs and time-outs come back as `ok=False`."""
+    """Run `cmd` (with `input` on its stdin, else none); failures, missing programs and
+    time-outs come back as `ok=False`."""
     try:
         done = subprocess.run(
             cmd,
@@ -67,7 +69,8 @@ def run(
             capture_output=True,
             timeout=timeout,
             check=False,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if input is None else None,
+            input=input,
             env={**os.environ, **GIT_ENV, **(env or {})},
         )
     except FileNotFoundError:

@@ -1,0 +1,55 @@
+"""Requirement files as inspect reads them: name -> pinned version and its allowed hashes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mlflow_repro.uvexport import requirement_lines
+
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
+HASH = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})")
+
+
+@dataclass(frozen=True)
+class Pin:
+    version: str
+    hashes: frozenset[str]
+    marker: str = ""
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _applies(marker: str, environment: dict[str, str] | None) -> bool:
+    if not marker:
+        return True
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        return bool(Marker(marker).evaluate(environment))
+    except (InvalidMarker, ValueError, KeyError):
+        return True
+
+
+def parse_requirements(text: str, environment: dict[str, str] | None = None) -> dict[str, Pin]:
+    """`name==version` lines (with `--hash` options and markers; continuation lines joined).
+
+    Lines whose environment marker does not hold for `environment` (default: this interpreter)
+    are left out (a lock names Windows-only packages too); where a lock forks by marker (one
+    name, several lines), the line whose marker holds wins. Lines without `==` are skipped.
+    """
+    found: dict[str, Pin] = {}
+    for line in requirement_lines(text):
+        line = line.split(" #", 1)[0].strip()
+        match = PIN.match(line)
+        if not match:
+            continue
+        requirement = line.split(" --hash", 1)[0]
+        marker = requirement.split(";", 1)[1].strip() if ";" in requirement else ""
+        name = normalize(match.group(1))
+        pin = Pin(match.group(2), frozenset(h.lower() for h in HASH.findall(line)), marker)
+        if _applies(marker, environment):
+            found.setdefault(name, pin)
+    return found
