@@ -31,7 +31,7 @@ HEADER = (
     "# build_dependencies: `uv export --no-dev --no-emit-project` with their hashes (installed\n"
     "# first, hash-checked; MLflow's environment cache key changes whenever the lock does).\n"
     "# dependencies: this project (the plugin), installed from the checkout once the lock's\n"
-    "# packages are in place (pip cannot hash-check a directory). See src/repro_template/envfile.py.\n"
+    "# packages are in place (pip cannot hash-check a directory); see repro_template/envfile.py\n"
 )
 PROJECT = "."
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
