@@ -76,6 +76,7 @@ check: install
 bench: install data
     uv run --frozen python benchmarks/capture_overhead.py
     uv run --frozen python benchmarks/replay_overhead.py
+    uv run --frozen python benchmarks/inspect_overhead.py
 
 # format the code
 [group('check')]

@@ -7,6 +7,9 @@ does at `import mlflow`, through the plugin) stays cheap.
     from mlflow_repro import load_manifest, reproduce
     manifest = load_manifest("<run id>")        # or a path to a manifest.json
     result = reproduce("<run id>")              # ReplayResult; result.verdict.verdict
+    report = audit("models:/classifier@prod")   # AuditReport; report.verdict, report.items
+    why = diff_runs("<run a>", "<run b>")       # RunDiff; why.likely_cause
+    check = parity("<run id>", against="serving/requirements.txt")  # ParityReport
 """
 
 from __future__ import annotations
@@ -17,6 +20,17 @@ from typing import TYPE_CHECKING, Any
 from mlflow_repro.errors import DataStepError, ManifestError, ReplayError, ReproError, UsageError
 
 if TYPE_CHECKING:
+    from mlflow_repro.inspect.audit import audit
+    from mlflow_repro.inspect.diff import diff_runs
+    from mlflow_repro.inspect.parity import parity
+    from mlflow_repro.inspect.records import (
+        AuditItem,
+        AuditReport,
+        Difference,
+        ParityItem,
+        ParityReport,
+        RunDiff,
+    )
     from mlflow_repro.manifest import Manifest, load_manifest
     from mlflow_repro.modelfiles import model_digest
     from mlflow_repro.replay.reproduce import reproduce
@@ -24,6 +38,15 @@ if TYPE_CHECKING:
     from mlflow_repro.seeding import numpy_generator, seed_everything, torch_generator
 
 _LAZY = {
+    "audit": "mlflow_repro.inspect.audit",
+    "diff_runs": "mlflow_repro.inspect.diff",
+    "parity": "mlflow_repro.inspect.parity",
+    "AuditItem": "mlflow_repro.inspect.records",
+    "AuditReport": "mlflow_repro.inspect.records",
+    "Difference": "mlflow_repro.inspect.records",
+    "ParityItem": "mlflow_repro.inspect.records",
+    "ParityReport": "mlflow_repro.inspect.records",
+    "RunDiff": "mlflow_repro.inspect.records",
     "Manifest": "mlflow_repro.manifest",
     "load_manifest": "mlflow_repro.manifest",
     "model_digest": "mlflow_repro.modelfiles",
@@ -58,18 +81,27 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AuditItem",
+    "AuditReport",
     "DataStepError",
+    "Difference",
     "Manifest",
     "ManifestError",
+    "ParityItem",
+    "ParityReport",
     "ReplayError",
     "ReplayResult",
     "ReproError",
+    "RunDiff",
     "UsageError",
     "Verdict",
     "__version__",
+    "audit",
+    "diff_runs",
     "load_manifest",
     "model_digest",
     "numpy_generator",
+    "parity",
     "reproduce",
     "seed_everything",
     "torch_generator",

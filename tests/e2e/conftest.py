@@ -65,6 +65,9 @@ def trained(
         mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
         run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=base)
         shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
+        # As after `just data`: the table is in the clone's DVC cache too (audit finds it there,
+        # replay restores it from there).
+        run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=root)
         uri = f"sqlite:///{base / 'mlflow.db'}"
         yield Trained(
             root=root,
@@ -75,9 +78,20 @@ def trained(
         )
 
 
-def copy_run(trained: Trained, source: str, change: Callable[[dict[str, Any]], None]) -> str:
+def copy_run(
+    trained: Trained,
+    source: str,
+    change: Callable[[dict[str, Any]], None],
+    *,
+    sign: bool = False,
+    after: Callable[[Path], None] | None = None,
+) -> str:
     """A new run holding `source`'s `repro/` artifacts with its manifest changed by `change`:
-    what a manifest could say (another machine, another lock), without training again."""
+    what a manifest could say (another machine, another lock), without training again.
+    `sign`: signed with the key MLFLOW_REPRO_SIGNING_KEY names; `after(repro_folder)` then
+    edits the folder as someone with write access to the artifacts could."""
+    from mlflow_repro.signing import sign as signature_of
+
     client = trained.client()
     original = client.get_run(source)
     new = client.create_run(original.info.experiment_id, tags={"copied.from": source})
@@ -86,6 +100,13 @@ def copy_run(trained: Trained, source: str, change: Callable[[dict[str, Any]], N
         manifest = json.loads((local / "manifest.json").read_text())
         change(manifest)
         (local / "manifest.json").write_text(json.dumps(manifest))
+        (local / "manifest.sig").unlink(missing_ok=True)
+        if sign:
+            signature = signature_of((local / "manifest.json").read_bytes())
+            assert signature is not None, "sign=True needs MLFLOW_REPRO_SIGNING_KEY"
+            (local / "manifest.sig").write_bytes(signature)
+        if after is not None:
+            after(local)
         client.log_artifacts(new.info.run_id, str(local), "repro")
     client.set_terminated(new.info.run_id, "FINISHED")
     return str(new.info.run_id)

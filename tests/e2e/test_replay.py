@@ -83,6 +83,16 @@ def test_a_clean_commit_replays_identical_in_a_uv_environment(
     assert new.data.tags["model.digest"] == old.data.tags["model.digest"]
     assert "repro.replay.of" not in old.data.tags
     assert git_state(project.root) == before  # the user's checkout was only read
+    assert "manifest unsigned (no team key configured)" in done.stderr
+
+    # Audited now, the replayed original has nothing missing and shows its replay.
+    from mlflow_repro import audit
+
+    report = audit(original, tracking_uri=project.uri)
+    items = {i.name: i for i in report.items}
+    assert report.verdict == "rebuildable", [i for i in report.items if i.status != "ok"]
+    assert items["replays"].status == "ok"
+    assert f"latest {new.info.run_id}: identical" in items["replays"].reason
 
 
 def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> None:
@@ -267,3 +277,24 @@ def test_data_that_no_source_can_restore_is_named(trained: Trained, shared: Proj
 
     copy = copy_run(trained, trained.local_run, other_data)
     bad(shared, copy, "data/breast_cancer.csv: recorded md5 " + "0" * 32)
+
+
+def test_with_a_team_key_unsigned_and_tampered_manifests_are_refused(
+    trained: Trained, shared: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay runs the recorded diff and untracked files as code: with a key configured it
+    runs only what the team signed."""
+    from mlflow_repro.signing import KEY_VAR, generate
+
+    private, public = generate(tmp_path / "team.key")
+    unsigned = copy_run(trained, trained.local_run, lambda m: None)
+    monkeypatch.setenv(KEY_VAR, str(private))
+
+    def edit(folder: Path) -> None:
+        text = (folder / "manifest.json").read_text()
+        (folder / "manifest.json").write_text(text.replace('"dirty": false', '"dirty": true'))
+
+    tampered = copy_run(trained, trained.local_run, lambda m: None, sign=True, after=edit)
+    monkeypatch.setenv(KEY_VAR, str(public))  # a replaying machine needs only the public key
+    bad(shared, unsigned, "the manifest is unsigned, and a team key is configured")
+    bad(shared, tampered, "the manifest was changed after it was signed")

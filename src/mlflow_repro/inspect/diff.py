@@ -152,9 +152,16 @@ def _seeds(ma: Manifest, mb: Manifest) -> list[Difference]:
     sa, sb = ma.seeds, mb.seeds
     out = []
     if sa.seed != sb.seed:
+        # A seed no generator took (an automatic seed, with only preloaded generators in use)
+        # cannot have changed a result.
+        used = bool(sa.seeded or sb.seeded)
         out.append(
             Difference(
-                "seeds", "seed", _shown(sa.seed), _shown(sb.seed), f"{sa.source} / {sb.source}"
+                "seeds" if used else "noise",
+                "seed",
+                _shown(sa.seed),
+                _shown(sb.seed),
+                f"{sa.source} / {sb.source}" + ("" if used else "; applied to no generator"),
             )
         )
     calls_a = [f"{c.function}({c.seed})" for c in sa.user_seeds]
@@ -174,7 +181,9 @@ def _seeds(ma: Manifest, mb: Manifest) -> list[Difference]:
                 )
     # Generator states at load: a cause when the job drew from them unseeded; when it seeded
     # (seed_everything or its own calls, the same in both runs) they were overwritten.
-    seeded_itself = bool(calls_a or sa.source.startswith("seed_everything")) and not out
+    seeded_itself = bool(calls_a or sa.source.startswith("seed_everything")) and not [
+        d for d in out if d.group != "noise"
+    ]
     for name in sorted(set(sa.preloaded) | set(sb.preloaded)):
         if sa.preloaded.get(name) != sb.preloaded.get(name):
             out.append(

@@ -27,6 +27,8 @@ class AuditItem:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """The audit of one run: its items in the auditor's order, and the verdict they give."""
+
     target: str  # as given: a run id or models:/name/version | models:/name@alias
     run_id: str
     items: list[AuditItem] = field(default_factory=list)
@@ -74,6 +76,8 @@ class Difference:
 
 @dataclass(frozen=True)
 class RunDiff:
+    """Why two runs differ: the differences ranked likely cause first, metrics beside."""
+
     run_a: str
     run_b: str
     differences: list[Difference] = field(default_factory=list)  # ranked: likely cause first
@@ -98,6 +102,9 @@ class RunDiff:
 
 @dataclass(frozen=True)
 class ParityItem:
+    """One package (or the Python, or the project's wheel) compared between training and
+    serving."""
+
     name: str  # a package name, "python" or "wheel:<name>"
     status: str  # "match", "version-differs", "hash-differs", "missing", "extra", "unchecked"
     training: str | None
@@ -107,6 +114,8 @@ class ParityItem:
 
 @dataclass(frozen=True)
 class ParityReport:
+    """A serving environment compared with the training environment of a run."""
+
     target: str
     run_id: str
     against: str  # "interpreter <path>" or "requirements <file>"

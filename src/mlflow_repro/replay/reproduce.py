@@ -63,6 +63,13 @@ def reproduce(
         with progress.step("manifest", f"run {run_id} from {store}"):
             original = load_original(client, run_id, scratch / "original")
             manifest = original.manifest
+            progress.note(
+                {
+                    "valid": "manifest signed by the team key: valid",
+                    "unverified": "manifest signed, but no team key is configured here to check "
+                    "it (MLFLOW_REPRO_SIGNING_KEY)",
+                }.get(original.signature, "manifest unsigned (no team key configured)")
+            )
         with progress.step("code", f"commit {manifest.code.commit} + recorded changes"):
             source = build_workspace(manifest.code, original.payloads, workspace, run_id)
             progress.note(f"cloned from {redact_urls(source)} into {workspace}")

@@ -19,6 +19,7 @@ class Original:
     run: Any  # mlflow.entities.Run: read for what MLflow owns (metrics, params, experiment)
     manifest: Manifest
     payloads: Path  # local directory holding `repro/...`
+    signature: str = "unsigned"  # signing.VALID, UNSIGNED or UNVERIFIED (TAMPERED is refused)
 
 
 def shown_uri(client: Any) -> str:
@@ -74,7 +75,45 @@ def load_original(client: Any, run_id: str, into: Path) -> Original:
         ) from None
     for payload in manifest.payloads():
         check_payload(local.parent, payload, run_id)
-    return Original(run=run, manifest=manifest, payloads=local.parent)
+    signature = check_signature(local, run_id)
+    return Original(run=run, manifest=manifest, payloads=local.parent, signature=signature)
+
+
+def check_signature(local: Path, run_id: str) -> str:
+    """The manifest's signature status. Replay runs the recorded diff and untracked files as
+    code: with a team key configured it refuses a manifest that is not signed by that key."""
+    from mlflow_repro.signing import (
+        KEY_VAR,
+        SIGNATURE_ARTIFACT,
+        TAMPERED,
+        UNSIGNED,
+        key_file,
+        verify,
+    )
+
+    signature_file = local.parent / SIGNATURE_ARTIFACT
+    check = verify(
+        (local / "manifest.json").read_bytes(),
+        signature_file.read_bytes() if signature_file.is_file() else None,
+    )
+    if check.status == TAMPERED:
+        raise ReplayError(
+            f"the manifest's signature does not hold: {check.detail}",
+            run_id=run_id,
+            step="manifest",
+            value=SIGNATURE_ARTIFACT,
+            hint="the record was changed after it was signed; not running its code",
+        )
+    if check.status == UNSIGNED and key_file() is not None:
+        raise ReplayError(
+            "the manifest is unsigned, and a team key is configured: replay runs the recorded "
+            "changes as code, so it only replays signed records",
+            run_id=run_id,
+            step="manifest",
+            value=KEY_VAR,
+            hint=f"unset {KEY_VAR} to replay an unsigned run you trust",
+        )
+    return check.status
 
 
 def check_payload(root: Path, payload: Payload, run_id: str) -> Path:
