@@ -232,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     args = build_parser().parse_args(argv)
+    if args.command in ("audit", "diff", "parity"):
+        # MLflow's per-download progress bars are noise around a report a person reads.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         return int(args.handler(args))
     except ReproError as exc:
