@@ -6,12 +6,6 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # the MLflow tracking store; MLflow's own default is the embedded sqlite:///mlflow.db
 export MLFLOW_TRACKING_URI := env("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
 
-# Environments are installed with their bytecode compiled (`uv sync --compile-bytecode`, and the
-# environments `mlflow run --env-manager uv` builds with `uv sync`): where PYTHONDONTWRITEBYTECODE
-# is set (as on CI machines here) Python would otherwise compile mlflow afresh in every process,
-# about 6 s of CPU each (`import mlflow`: 7.9 s -> 2.1 s measured).
-export UV_COMPILE_BYTECODE := env("UV_COMPILE_BYTECODE", "1")
-
 conf := "confs/training.yaml"
 # the optional frameworks, as pinned in pyproject.toml's dependency groups `torch` and `tensorflow`
 frameworks := "torch==2.13.0 tensorflow-cpu==2.21.0"
@@ -23,10 +17,14 @@ default:
     @just --list
 
 # install the locked environment (.venv) from uv.lock, hash-checked
-# (--inexact: keeps what `install-frameworks` added with pip; `just clean-all` starts afresh)
+# (--inexact: keeps what `install-frameworks` added with pip; `just clean-all` starts afresh;
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, as on the CI machines here, Python
+# would otherwise compile mlflow again in every process: `import mlflow` 7.9 s -> 2.1 s measured.
+# Only this long-lived environment: for a throwaway one, compiling all of it costs more than
+# the few processes that use it save)
 [group('install')]
 install:
-    uv sync --frozen --inexact
+    uv sync --frozen --inexact --compile-bytecode
 
 # add PyTorch and TensorFlow (CPU builds; the dependency groups torch and tensorflow) to .venv
 # with pip, for confs/training-{torch,tensorflow}.yaml

@@ -72,7 +72,7 @@ def _install_create_run_hook() -> None:
         return run
 
     create_run._mlflow_repro_hook = True  # type: ignore[attr-defined]
-    MlflowClient.create_run = create_run  # type: ignore[method-assign]
+    MlflowClient.create_run = create_run
 
 
 class ReproRunContext:

@@ -28,7 +28,7 @@ def declared_parameters(directory: Path, entry_point: str, run_id: str) -> set[s
     from mlflow.projects._project_spec import load_project
 
     try:
-        project = load_project(str(directory))  # type: ignore[no-untyped-call]
+        project = load_project(str(directory))
         found = project.get_entry_point(entry_point)
     except (MlflowException, OSError, ValueError) as exc:
         raise ReplayError(
@@ -76,7 +76,7 @@ def launch_project(
     from mlflow.exceptions import ExecutionException
 
     try:
-        submitted = mlflow.projects.run(  # type: ignore[no-untyped-call]
+        submitted = mlflow.projects.run(
             str(directory),
             entry_point=entry_point,
             parameters=parameters,
