@@ -40,6 +40,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         backend_config=backend_config,
         rel_tol=args.rel_tol,
         abs_tol=args.abs_tol,
+        register=args.register,
     )
     verdict = result.verdict
     print(
@@ -161,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--abs-tol", type=float, default=0.0, help="absolute tolerance for metrics (default exact)"
+    )
+    replay.add_argument(
+        "--register",
+        action="store_true",
+        help="let the re-run register its model as the original did (the new version is tagged "
+        "repro.replay.of and described as a replay); by default a replay adds no version",
     )
     replay.set_defaults(handler=_reproduce)
 

@@ -13,6 +13,8 @@ AUTO_SEED_VAR = "MLFLOW_REPRO_AUTO_SEED"  # "0": no automatic seeding at import
 STATE_VAR = "MLFLOW_REPRO_RNG_STATE"  # path of a logged repro/seeds/rng_state.json to restore
 CAPTURED_RUN_VAR = "MLFLOW_REPRO_CAPTURED_RUN"  # inherited by children: capture a run once
 REPLAY_TOKEN_VAR = "MLFLOW_REPRO_REPLAY_TOKEN"  # set by replay for a plain script: tags its runs
+REPLAY_OF_VAR = "MLFLOW_REPRO_REPLAY_OF"  # set by replay: the run replayed (registration guard)
+REPLAY_REGISTER_VAR = "MLFLOW_REPRO_REPLAY_REGISTER"  # "1": a replay registers its model
 
 # Tags
 TAG_PREFIX = "repro."

@@ -84,6 +84,9 @@ class ReproRunContext:
     """
 
     def __init__(self) -> None:
+        from mlflow_repro import replayguard
+
+        replayguard.install()  # only in a process replay started
         try:
             if os.environ.get("MLFLOW_RUN_ID"):
                 from mlflow_repro import resumed

@@ -70,7 +70,11 @@ def test_a_clean_commit_replays_identical_in_a_uv_environment(
     project, original = shared, trained.uv_run
     before_runs = {r.info.run_id for r in project.runs()}
     before = git_state(project.root)
+    versions = registered_versions(project)
     done = project.reproduce(original)  # the recorded environment manager: uv
+    # The job registers its model; a replay adds no version to it (by default).
+    assert registered_versions(project) == versions
+    assert "not registered as 'mlflow-repro-classifier'" in done.stdout + done.stderr
     assert ": identical (" in done.stdout
     for step in ("manifest", "code", "environment", "data", "run", "verify"):
         assert f"{step}: done in" in done.stderr
@@ -95,14 +99,31 @@ def test_a_clean_commit_replays_identical_in_a_uv_environment(
     assert f"latest {new.info.run_id}: identical" in items["replays"].reason
 
 
+def registered_versions(project: Project) -> list[tuple[str, str]]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=project.uri)
+    found = client.search_model_versions("name='mlflow-repro-classifier'")
+    return sorted((str(v.version), str(v.run_id)) for v in found)
+
+
 def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> None:
     conf = project.root / "confs" / "training.yaml"
     conf.write_text(conf.read_text().replace("n_estimators: 100", "n_estimators: 7"))
     (project.root / "NOTES.md").write_text("an untracked note\n")
     original = project.train()
     conf.write_text(conf.read_text().replace("n_estimators: 7", "n_estimators: 100"))
-    project.reproduce(original)
+    project.reproduce(original, "--register")  # asked for: the replay registers, marked
     new = verdict_of(project, original)
+    [(_, by_original), (version, by_replay)] = registered_versions(project)
+    assert (by_original, by_replay) == (original, new.info.run_id)
+    from mlflow.tracking import MlflowClient
+
+    marked = MlflowClient(tracking_uri=project.uri).get_model_version(
+        "mlflow-repro-classifier", version
+    )
+    assert marked.tags["repro.replay.of"] == original
+    assert marked.description == f"Replay of run {original} (mlflow-repro)."
     assert new.data.params["model.n_estimators"] == "7"
     assert new.data.tags["repro.replay.verdict"] == "identical"
     workspace = Path(new.data.tags["repro.replay.workspace"])

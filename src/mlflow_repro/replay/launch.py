@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_repro.manifest import Manifest
-from mlflow_repro.names import STATE_VAR
+from mlflow_repro.names import REPLAY_OF_VAR, REPLAY_REGISTER_VAR, STATE_VAR
 from mlflow_repro.replay import project, script
 
 
@@ -100,9 +100,14 @@ def launch(
     experiment_id: str,
     backend_config: dict[str, Any] | None,
     run_id: str,
+    register: bool = False,
 ) -> str:
-    """Start the re-run as planned; returns the new run's id."""
-    with _environment(replay_environment(manifest, payloads)):
+    """Start the re-run as planned; returns the new run's id. The re-run registers no model
+    version unless `register` (then each version is tagged as a replay): see replayguard."""
+    values = replay_environment(manifest, payloads)
+    values[REPLAY_OF_VAR] = run_id
+    values[REPLAY_REGISTER_VAR] = "1" if register else "0"
+    with _environment(values):
         if plan.entry_point is None:
             return script.launch_script(
                 workspace,

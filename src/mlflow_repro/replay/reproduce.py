@@ -25,6 +25,7 @@ def reproduce(
     backend_config: dict[str, Any] | None = None,
     rel_tol: float = 0.0,
     abs_tol: float = 0.0,
+    register: bool = False,
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Replay run `run_id` from its manifest and compare the new run with it.
@@ -33,7 +34,7 @@ def reproduce(
     (ReplayError, or UsageError for a bad argument; nothing changed: no run created, the user's
     checkout untouched) when the run cannot be rebuilt as recorded. How the run was launched
     comes from the manifest; MLflow's run record is read for what MLflow owns (metrics, params,
-    model files, the experiment).
+    model files, the experiment). The re-run registers no model version unless `register`.
     """
     from mlflow.tracking import MlflowClient
 
@@ -105,6 +106,7 @@ def reproduce(
                 experiment_id=str(original.run.info.experiment_id),
                 backend_config=backend_config,
                 run_id=run_id,
+                register=register,
             )
         with progress.step("verify", f"run {new_id} against {run_id}"):
             verdict = compare_runs(
