@@ -61,7 +61,10 @@ class Repository:
 
 
 def a_run(run_id: str, root: Path) -> Any:
-    return SimpleNamespace(info=SimpleNamespace(run_id=run_id, artifact_uri=str(root / run_id)))
+    return SimpleNamespace(
+        info=SimpleNamespace(run_id=run_id, artifact_uri=str(root / run_id)),
+        data=SimpleNamespace(tags={}),
+    )
 
 
 @pytest.fixture
@@ -99,7 +102,24 @@ def test_each_run_gets_its_own_manifest_beside_the_shared_payloads(
         assert manifest.launch.run_index == index
         assert dataclasses.replace(manifest, launch=captured.manifest.launch) == captured.manifest
     assert logged(captured.staging.root) == {"git.diff"}  # the shared staging is left as it was
-    assert client.tags == {}  # tags were set with the run (start_run): not logged again
+    # The repro.* tags were set with the run (start_run): only the description is added.
+    for index in (0, 1):
+        assert set(client.tags[f"run{index}"]) == {"mlflow.note.content"}
+        note = client.tags[f"run{index}"]["mlflow.note.content"]
+        assert note.startswith("**mlflow-repro: ")
+        assert f"`mlflow-repro reproduce run{index}`" in note
+
+
+def test_a_description_the_user_wrote_is_never_replaced(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
+) -> None:
+    use_repositories(monkeypatch)
+    client = Client()
+    run = a_run("mine", tmp_path)
+    run.data.tags["mlflow.note.content"] = "my own notes"
+    publish(client, run, captured, captured.manifest, with_tags=True)
+    assert "mlflow.note.content" not in client.tags["mine"]
+    assert client.tags["mine"]["repro.status"] in ("reproducible", "unlocked", "incomplete")
 
 
 def test_a_manifest_without_payloads_logs_only_itself(
@@ -142,7 +162,9 @@ def huge_manifest(captured: Captured) -> Manifest:
         errors=[f"collector {i}: " + "x" * 300 for i in range(200)],
         seeds=Seeds(user_seeds=[SeedCall("numpy.random.seed", str(i)) for i in range(5000)]),
         environment=dataclasses.replace(manifest.environment, image="registry/" + "i" * 9000),
-        code=dataclasses.replace(manifest.code, remote_url="https://git.example/" + "r" * 9000),
+        code=dataclasses.replace(
+            manifest.code, remote_url="https://git.example/" + "r" * 9000, branch="b" * 9000
+        ),
     )
 
 
@@ -158,8 +180,8 @@ def test_over_long_tags_are_cut_to_mlflow_limits_when_published(
     publish(client, a_run("r", tmp_path), captured, huge_manifest(captured), with_tags=True)
     tags = client.tags["r"]
     assert within_mlflow_limits(tags)
-    # manifest/tags.py caps each value already (the image at 2000); within_limits is the net
-    assert len(tags["repro.image"]) <= 2000 and tags[ERRORS_TAG].startswith("collector 0")
+    # manifest/tags.py caps each value already (the branch at 250); within_limits is the net
+    assert len(tags["repro.git.branch"]) <= 250 and tags[ERRORS_TAG].startswith("collector 0")
 
 
 def test_the_errors_tag_stays_within_limits_when_publishing_fails_too(

@@ -71,7 +71,7 @@ def test_the_resumed_run_records_the_launch_mlflow_run_made(
     assert launch.parameters == {"conf_file": "confs/a.yaml"}
     assert (launch.env_manager, launch.backend, launch.run_index) == ("uv", "local", 0)
     tags = MlflowClient().get_run(run_id).data.tags
-    assert tags["repro.capture.id"] == session.CAPTURE_ID and "repro.manifest.version" in tags
+    assert tags["repro.capture.id"] == session.CAPTURE_ID and "repro.manifest" in tags
 
 
 def test_seeds_set_by_the_job_are_refreshed_at_exit_and_the_launch_is_kept(

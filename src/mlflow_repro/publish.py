@@ -28,6 +28,33 @@ def within_limits(tags: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+NOTE_TAG = "mlflow.note.content"  # the run description the MLflow UI shows
+
+
+def run_description(manifest: Manifest, run_id: str) -> str:
+    """The short description (markdown) a person reads first on the run page."""
+    from mlflow_repro.manifest.status import status
+
+    word, reasons = status(manifest)
+    code, env, seeds = manifest.code, manifest.environment, manifest.seeds
+    commit = f"`{code.commit[:12]}`" if code.commit else "none"
+    where = (code.branch or ("detached" if code.detached else "?"))[:100]
+    state = "clean" if code.dirty is False else "with recorded changes" if code.dirty else "?"
+    lines = [
+        f"**mlflow-repro: {word}**" + (f": {'; '.join(reasons)[:1000]}" if reasons else ""),
+        "",
+        f"- code: commit {commit} ({where}), {state}",
+        f"- environment: Python {env.python_version}, {env.requirement_count} packages "
+        f"({env.lock_source}, {env.lock_strength})",
+        f"- data: {len(manifest.data.files)} DVC-tracked files",
+        f"- seed: {seeds.seed if seeds.seed is not None else 'none'} ({seeds.source})",
+        "",
+        f"Rebuild and verify: `mlflow-repro reproduce {run_id}`; check it now: "
+        f"`mlflow-repro audit {run_id}`. Everything recorded: artifact `repro/manifest.json`.",
+    ]
+    return "\n".join(lines)
+
+
 def manifest_documents(manifest: Manifest) -> tuple[dict[str, bytes], str | None]:
     """The files that carry `manifest` under `repro/`: `manifest.json` and, with a team key
     configured, `manifest.sig`; and the reason signing failed, if it did (a capture error:
@@ -65,10 +92,14 @@ def publish(
     """
     run_id = run.info.run_id
     try:
-        if with_tags:
-            from mlflow.entities import RunTag
+        from mlflow.entities import RunTag
 
-            tags = within_limits(manifest.tags())
+        tags = within_limits(manifest.tags()) if with_tags else {}
+        existing = getattr(getattr(run, "data", None), "tags", None) or {}
+        if NOTE_TAG not in existing:  # never over a description the user wrote
+            tags[NOTE_TAG] = run_description(manifest, run_id)
+        if tags:
+            tags = within_limits(tags)
             client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 

@@ -32,10 +32,10 @@ def test_mlflow_run_logs_params_metrics_dataset_and_registered_model(
     assert run_.data.tags.get("mlflow.project.env", "local") == env_manager
     # The run-context plugin is active in the environment MLflow built (entry point registered
     # by `uv sync`, the template from PYTHONPATH=src) as much as in the local one.
-    assert run_.data.tags["repro.manifest.version"] == str(SCHEMA_VERSION)
-    assert run_.data.tags["repro.lock.source"] == "uv.lock"
+    assert run_.data.tags["repro.manifest"] == str(SCHEMA_VERSION)
+    assert run_.data.tags["repro.env.lock"] == "uv.lock (hashes)"
     assert "repro.capture.errors" not in run_.data.tags
-    assert run_.data.tags["repro.lock.drift"] == "0"
+    assert run_.data.tags["repro.env.drift"] == "0"
     assert set(run_.data.metrics) >= {"test_accuracy", "test_f1", "test_roc_auc"}
     assert 0.9 < run_.data.metrics["test_accuracy"] <= 1.0
     [dataset_input] = run_.inputs.dataset_inputs

@@ -147,7 +147,6 @@ def test_capture_records_the_installed_wheel_and_its_sha256(tmp_path: Path) -> N
     manifest = Manifest.from_json(Path(local).read_text())
     recorded = {w.name: w for w in manifest.environment.wheels}
     assert recorded["mlflow-repro"].sha256 == built.sha256
-    assert built.sha256[:16] in client.get_run(run_id).data.tags["repro.wheels"]
 
 
 def test_out_dir_that_holds_other_files_is_never_cleared(project: Path) -> None:

@@ -135,14 +135,28 @@ def _drift(locked: dict[str, str], installed: dict[str, str]) -> list[Drift]:
     ]
 
 
-def _unlocked(lines: list[str], installed: dict[str, str], root: Path | None) -> dict[str, str]:
-    """Installed distributions the export does not name (under any marker), the project aside."""
-    named = {normalize(m.group(1)) for m in map(_PIN.match, lines) if m}
-    project = _project_name(root)
+_LOCKED_NAME = re.compile(r'^\[\[package\]\]\r?\nname = "([^"]+)"', re.MULTILINE)
+# The installer the environment was made with, not something a job imports (venv seeds pip).
+_INSTALLERS = frozenset({"pip"})
+
+
+def _locked_names(lock: Path) -> set[str]:
+    """Every package uv.lock names, in any group (dev tools included): read as text, fast."""
+    try:
+        return {normalize(n) for n in _LOCKED_NAME.findall(lock.read_text("utf-8"))}
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
+def _unlocked(lines: list[str], installed: dict[str, str], lock: Path) -> dict[str, str]:
+    """Installed distributions uv.lock does not name at all (the export, under any marker, nor
+    another group such as dev), the project and the installer aside: installed beside the lock."""
+    named = {normalize(m.group(1)) for m in map(_PIN.match, lines) if m} | _locked_names(lock)
+    project = _project_name(lock.parent)
     return {
         name: version
         for name, version in sorted(installed.items())
-        if name not in named and name != project
+        if name not in named and name != project and name not in _INSTALLERS
     }
 
 
@@ -205,7 +219,7 @@ def collect_environment(
             requirements=payload,
             requirement_count=len(lines),
             drift=_drift(_pins(lines), installed),
-            unlocked=_unlocked(lines, installed, lock.parent),
+            unlocked=_unlocked(lines, installed, lock),
         ), errors
     # No usable lock: what is installed, exact versions but no hashes (weaker).
     purelib = sysconfig.get_paths().get("purelib", "")

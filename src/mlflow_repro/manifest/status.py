@@ -1,0 +1,47 @@
+"""One word for a run's rebuildability as recorded (the `repro.status` tag), with the reasons.
+
+- `reproducible`: a git commit with every uncommitted change recorded, an environment locked
+  with hashes and nothing installed beside the lock or drifted from it, seeds or generator
+  states recorded, and no capture error.
+- `unlocked`: the code is complete, but the environment is not fully locked (no uv.lock, drift,
+  or packages installed beside the lock).
+- `incomplete`: something a rebuild needs was not recorded (no commit, withheld changes, no
+  seeds, a capture error).
+
+This is what the manifest says; `mlflow-repro audit` checks the same things as they are now.
+"""
+
+from __future__ import annotations
+
+from mlflow_repro.manifest.schema import Manifest
+
+REPRODUCIBLE, UNLOCKED, INCOMPLETE = "reproducible", "unlocked", "incomplete"
+
+
+def status(manifest: Manifest) -> tuple[str, list[str]]:
+    """The status word and the reasons for it (empty when reproducible)."""
+    code, env, seeds = manifest.code, manifest.environment, manifest.seeds
+    incomplete = []
+    if code.vcs != "git" or not code.commit:
+        incomplete.append("no git commit recorded" if code.vcs != "unknown" else "code not read")
+    elif not code.complete:
+        withheld = ", ".join(o.path for o in code.omitted[:3])
+        incomplete.append(f"uncommitted changes withheld ({withheld})")
+    if seeds.seed is None and seeds.state is None:
+        incomplete.append("no seed or generator state recorded")
+    if manifest.errors:
+        incomplete.append(f"{len(manifest.errors)} capture errors")
+    if incomplete:
+        return INCOMPLETE, incomplete
+    unlocked = []
+    if env.lock_strength != "hashes":
+        unlocked.append("no uv.lock: package versions without hashes")
+    if env.drift:
+        unlocked.append(f"{len(env.drift)} packages differ from the lock")
+    if env.unlocked:
+        names = ", ".join(list(env.unlocked)[:3])
+        more = f" and {len(env.unlocked) - 3} more" if len(env.unlocked) > 3 else ""
+        unlocked.append(f"installed beside the lock: {names}{more}")
+    if unlocked:
+        return UNLOCKED, unlocked
+    return REPRODUCIBLE, []
