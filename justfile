@@ -16,20 +16,21 @@ env_manager := "uv"
 default:
     @just --list
 
-# install the locked environment (.venv) from uv.lock, hash-checked
-# (--inexact: keeps what `install-frameworks` added with pip; `just clean-all` starts afresh;
+# --inexact: keeps what `install-frameworks` added with pip; `just clean-all` starts afresh.
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, as on the CI machines here, Python
 # would otherwise compile mlflow again in every process: `import mlflow` 7.9 s -> 2.1 s measured.
 # Only this long-lived environment: for a throwaway one, compiling all of it costs more than
-# the few processes that use it save)
+# the few processes that use it save.
+
+# install the locked environment (.venv) from uv.lock, hash-checked, bytecode compiled
 [group('install')]
 install:
     uv sync --frozen --inexact --compile-bytecode
 
-# add PyTorch and TensorFlow (CPU builds; the dependency groups torch and tensorflow) to .venv
-# with pip, for confs/training-{torch,tensorflow}.yaml
-# (pip, not uv: uv would fetch torch's CUDA build, several GB; elsewhere set
-# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU build)
+# pip, not uv: uv would fetch torch's CUDA build, several GB; elsewhere set
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU build.
+
+# add PyTorch and TensorFlow (CPU builds; groups torch and tensorflow) to .venv with pip
 [group('install')]
 install-frameworks: install
     python3 -m pip --python .venv/bin/python install --quiet --disable-pip-version-check {{frameworks}}
@@ -52,10 +53,22 @@ train conf=conf env_manager=env_manager: data
 ui port="5000":
     uv run --frozen mlflow ui --backend-store-uri "$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port {{port}}
 
-# run the whole test suite (installs the environment, the frameworks and the data first)
+# run the whole test suite (installs the environment, the frameworks, the data and a browser first)
 [group('check')]
-test *args: install-frameworks data
-    MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 uv run --frozen pytest {{args}}
+test *args: install-frameworks data browser
+    MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1 uv run --frozen pytest {{args}}
+
+# install headless Chromium for the UI test (Debian's package; needs root or sudo)
+[group('install')]
+browser:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi
+    sudo=""; if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    echo "installing chromium (Debian's package) for tests/e2e/test_ui.py ..."
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    chromium --version
 
 # the fast tier: everything but the end-to-end tests (no frameworks, no DVC data needed)
 [group('check')]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -155,33 +156,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path | str]]:
-    """A real `mlflow server` on loopback with its own sqlite store and artifact folder."""
+@contextlib.contextmanager
+def serve(store_uri: str, root: Path, *extra: str) -> Iterator[str]:
+    """A real `mlflow server` on loopback over `store_uri`; yields its URL; stopped after."""
     import sys
     import time
     import urllib.request
 
-    root = tmp_path_factory.mktemp("server")
     port = free_port()
-    log = (root / "server.log").open("w")
+    log = (root / f"server-{port}.log").open("w")
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{root / 'server.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--workers",
-            "1",
-        ],
+        [*cmd, "--backend-store-uri", store_uri, "--workers", "1", *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=root,
@@ -200,11 +186,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"mlflow server did not start:\n{(root / 'server.log').read_text()}"
-                )
+                raise RuntimeError(f"mlflow server did not start:\n{Path(log.name).read_text()}")
             time.sleep(0.5)
-        yield {"uri": uri, "root": root}
+        yield uri
     finally:
         proc.terminate()
         try:
@@ -212,6 +196,15 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path | str]]:
+    """A real `mlflow server` on loopback with its own sqlite store and proxied artifacts."""
+    root = tmp_path_factory.mktemp("server")
+    store = f"sqlite:///{root / 'server.db'}"
+    with serve(store, root, "--artifacts-destination", str(root / "artifacts")) as uri:
+        yield {"uri": uri, "root": root}
 
 
 def require(module: str | None) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import MANIFEST_ARTIFACT, Manifest
-from mlflow_repro.names import CAPTURE_ERRORS_TAG
+from mlflow_repro.names import CAPTURE_ERRORS_TAG, NOTE_TAG
 
 # MLflow's limits (mlflow/utils/validation.py), and the width of a SQL store's columns.
 MAX_TAG_KEY = 250
@@ -26,9 +26,6 @@ def within_limits(tags: Mapping[str, str]) -> dict[str, str]:
         else value[: MAX_TAG_VALUE - len(CUT_MARK)] + CUT_MARK
         for key, value in tags.items()
     }
-
-
-NOTE_TAG = "mlflow.note.content"  # the run description the MLflow UI shows
 
 
 def run_description(manifest: Manifest, run_id: str) -> str:

@@ -232,10 +232,14 @@ class Pairs:
         run([sys.executable, "-m", "dvc", *args], cwd=self.root)
 
     def train(self, *argv: str, **env: str) -> str:
-        from mlflow.tracking import MlflowClient
 
         values = {"SEED": "1", "OMP_NUM_THREADS": "1", "MLFLOW_TRACKING_URI": self.uri, **env}
         run([sys.executable, "train.py", *argv], cwd=self.root, env=venv_env(**values))
+        return self.latest()
+
+    def latest(self) -> str:
+        from mlflow.tracking import MlflowClient
+
         client = MlflowClient(tracking_uri=self.uri)
         experiment = client.get_experiment_by_name("pairs").experiment_id
         [latest] = client.search_runs([experiment], order_by=["start_time DESC"], max_results=1)
@@ -280,6 +284,15 @@ def pairs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         p.repo.write("pyproject.toml", PYPROJECT.replace("six==1.17.0", "six==1.16.0"))
         run(["uv", "lock", "--quiet"], cwd=root, env=venv_env(UV_PYTHON=sys.executable))
         runs["package"] = p.train()
+
+        # Outside any git repository: nothing to rebuild the code from.
+        loose = base_dir / "loose"
+        loose.mkdir()
+        (loose / "data").mkdir()
+        (loose / "data" / "table.csv").write_text("x\n1\n")
+        (loose / "train.py").write_text(TRAIN)
+        run([sys.executable, "train.py"], cwd=loose, env=venv_env(MLFLOW_TRACKING_URI=p.uri))
+        runs["loose"] = p.latest()
         runs["uri"] = p.uri
     return runs
 
@@ -332,3 +345,56 @@ def test_diff_of_a_run_with_itself_finds_nothing_and_writes_html(
     assert "Likely cause: <b>code: train.py</b>" in html
     assert "<script" not in html and "http" not in html.split("<body>")[1].split("mlflow-repro")[0]
     assert os.path.getsize(page) < 200_000
+
+
+def search(uri: str, query: str) -> set[str]:
+    """The documented filters, as a user types them (README: Find runs)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("pairs").experiment_id
+    return {r.info.run_id for r in client.search_runs([experiment], filter_string=query)}
+
+
+def test_the_documented_search_filters_find_what_they_say(
+    pairs: dict[str, str], trained: Trained
+) -> None:
+    uri = pairs["uri"]
+    variants = {k: v for k, v in pairs.items() if k != "uri"}
+    dirty = search(uri, "tags.\"repro.git.dirty\" = 'true'")
+    assert dirty == {variants["code"], variants["data"], variants["package"]}
+    assert search(uri, "tags.\"repro.env.drift\" != '0'") == {variants["package"]}
+    assert search(uri, "tags.\"repro.status\" = 'incomplete'") == {variants["loose"]}
+    unlocked = search(uri, "tags.\"repro.status\" = 'unlocked'")
+    assert unlocked == set(variants.values()) - {variants["loose"]}  # the test env beside six
+
+    # The seed came from a variable nothing records: its replay differs.
+    done = run(
+        [
+            sys.executable,
+            "-m",
+            "mlflow_repro",
+            "reproduce",
+            variants["seed"],
+            "--env-manager",
+            "local",
+        ],
+        cwd=Path(uri.removeprefix("sqlite:///")).parent,
+        env=venv_env(MLFLOW_TRACKING_URI=uri),
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    [replay] = search(uri, "tags.\"repro.replay.verdict\" = 'different'")
+    assert search(uri, f"tags.\"repro.replay.of\" = '{variants['seed']}'") == {replay}
+    never = search(uri, 'tags."repro.replay.latest" IS NULL AND tags."repro.replay.of" IS NULL')
+    assert never == set(variants.values()) - {variants["seed"]}
+
+    # The template's default path (mlflow run, uv environment from the lock) is reproducible;
+    # the local runs share this test environment, with frameworks pip-installed beside the lock.
+    client = trained.client()
+    experiment = client.get_experiment_by_name("shared").experiment_id
+    reproducible = {
+        r.info.run_id
+        for r in client.search_runs([experiment], "tags.\"repro.status\" = 'reproducible'")
+    }
+    assert trained.uv_run in reproducible and trained.local_run not in reproducible

@@ -6,6 +6,7 @@ was.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -86,6 +87,14 @@ def test_a_clean_commit_replays_identical_in_a_uv_environment(
     assert new.data.metrics == old.data.metrics and new.data.params == old.data.params
     assert new.data.tags["model.digest"] == old.data.tags["model.digest"]
     assert "repro.replay.of" not in old.data.tags
+    assert old.data.tags["repro.replay.latest"] == "identical"
+    assert old.data.tags["repro.replay.latest_run"] == new.info.run_id
+    assert (
+        f"Latest replay: **identical** (run [{new.info.run_id}](#/experiments/"
+        in (old.data.tags["mlflow.note.content"])
+    )
+    link = f"[{original}](#/experiments/{old.info.experiment_id}/runs/{original})"
+    assert new.data.tags["mlflow.note.content"].startswith(f"**Replay of run {link}: identical**")
     assert git_state(project.root) == before  # the user's checkout was only read
     assert "manifest unsigned (no team key configured)" in done.stderr
 
@@ -126,7 +135,15 @@ def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> 
     assert marked.description == f"Replay of run {original} (mlflow-repro)."
     assert new.data.params["model.n_estimators"] == "7"
     assert new.data.tags["repro.replay.verdict"] == "identical"
-    workspace = Path(new.data.tags["repro.replay.workspace"])
+    commit = run(["git", "rev-parse", "HEAD"], cwd=project.root).stdout.strip()
+    assert new.data.tags["repro.replay.workspace"] == f"commit {commit[:12]} + recorded changes"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=project.uri)
+    local = client.download_artifacts(
+        new.info.run_id, "repro/replay.json", str(project.root.parent)
+    )
+    workspace = Path(json.loads(Path(local).read_text())["workspace"])
     assert (workspace / "NOTES.md").read_text() == "an untracked note\n"
 
 

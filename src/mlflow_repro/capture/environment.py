@@ -148,15 +148,38 @@ def _locked_names(lock: Path) -> set[str]:
         return set()
 
 
+def _installers(names: set[str]) -> dict[str, str]:
+    """Name -> the tool that installed it (the dist-info's INSTALLER file: uv, pip, ...)."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            folders = [p for p in Path(entry or ".").iterdir() if p.name.endswith(".dist-info")]
+        except OSError:
+            continue
+        for folder in folders:
+            name = normalize(folder.name[: -len(".dist-info")].partition("-")[0])
+            if name in names and name not in found:
+                try:
+                    found[name] = (folder / "INSTALLER").read_text("utf-8").strip()
+                except OSError:
+                    found[name] = ""
+    return found
+
+
 def _unlocked(lines: list[str], installed: dict[str, str], lock: Path) -> dict[str, str]:
-    """Installed distributions uv.lock does not name at all (the export, under any marker, nor
-    another group such as dev), the project and the installer aside: installed beside the lock."""
-    named = {normalize(m.group(1)) for m in map(_PIN.match, lines) if m} | _locked_names(lock)
+    """Installed beside the lock: distributions the export (what replay installs) does not name,
+    except those uv installed from another group of this uv.lock (dev tools), the project and
+    the installer. A framework pip-installed next to a uv environment is listed, even when a
+    non-default group of the lock names it: replay's environment will not hold that build."""
+    exported = {normalize(m.group(1)) for m in map(_PIN.match, lines) if m}
     project = _project_name(lock.parent)
+    others = {n for n in installed if n not in exported and n != project and n not in _INSTALLERS}
+    in_lock = _locked_names(lock) & others
+    by = _installers(in_lock)
     return {
-        name: version
-        for name, version in sorted(installed.items())
-        if name not in named and name != project and name not in _INSTALLERS
+        name: installed[name]
+        for name in sorted(others)
+        if not (name in in_lock and by.get(name) == "uv")
     }
 
 

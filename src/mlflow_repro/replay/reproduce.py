@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_repro.errors import UsageError
+from mlflow_repro.names import NOTE_TAG
 from mlflow_repro.names import REPLAY_TAG_PREFIX as REPLAY_TAG
 from mlflow_repro.replay.progress import Progress
 from mlflow_repro.replay.result import ReplayResult
@@ -125,26 +126,56 @@ def reproduce(
         data=[asdict(r) for r in restored],
         durations=dict(progress.durations),
     )
-    _record(client, result)
+    _record(client, result, manifest.code.commit)
     return result
 
 
-def _record(client: Any, result: ReplayResult) -> None:
-    """The verdict as tags on the new run (linking back to the original) and repro/replay.json."""
+def _run_link(client: Any, run_id: str) -> str:
+    """A markdown link the MLflow UI follows (its routes live after `#`)."""
+    try:
+        experiment = client.get_run(run_id).info.experiment_id
+    except Exception:
+        return f"`{run_id}`"
+    return f"[{run_id}](#/experiments/{experiment}/runs/{run_id})"
+
+
+def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
+    """The verdict on the new run (linking back to the original; the workspace named by the
+    commit it was rebuilt from, its path in repro/replay.json) and the latest verdict on the
+    original."""
     from mlflow.entities import RunTag
 
-    verdict = result.verdict
+    verdict, original, new = result.verdict, result.original_run_id, result.new_run_id
+    rebuilt = f"commit {commit[:12]} + recorded changes" if commit else "recorded code"
+    note = (
+        f"**Replay of run {_run_link(client, original)}: {verdict.verdict}** "
+        f"({verdict.metrics_compared} metrics, {verdict.params_compared} params, "
+        f"{verdict.model_files_compared} model files compared)\n\n"
+        + "".join(f"- differs: {d}\n" for d in verdict.differences[:50])
+        + "".join(f"- within tolerance: {d}\n" for d in verdict.tolerated[:50])
+        + f"\nRebuilt in a fresh clone from {rebuilt}. Why they differ: "
+        f"`mlflow-repro diff {original} {new}`."
+    )
     tags = {
-        REPLAY_TAG + "of": result.original_run_id,
+        REPLAY_TAG + "of": original,
         REPLAY_TAG + "verdict": verdict.verdict,
         REPLAY_TAG + "differences": str(len(verdict.differences)),
-        REPLAY_TAG + "workspace": result.workspace,
-        "mlflow.note.content": (
-            f"Replay of run {result.original_run_id}: **{verdict.verdict}**"
-            + "".join(f"\n- {d}" for d in verdict.differences[:50])
-        ),
+        REPLAY_TAG + "workspace": rebuilt,
+        NOTE_TAG: note,
     }
-    client.log_batch(result.new_run_id, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
-    client.log_text(
-        result.new_run_id, json.dumps(asdict(result), indent=2, sort_keys=True), "repro/replay.json"
-    )
+    client.log_batch(new, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
+    client.log_text(new, json.dumps(asdict(result), indent=2, sort_keys=True), "repro/replay.json")
+    latest = {
+        REPLAY_TAG + "latest": verdict.verdict,
+        REPLAY_TAG + "latest_run": new,
+    }
+    try:
+        described = client.get_run(original).data.tags.get(NOTE_TAG, "")
+    except Exception:
+        described = ""
+    if described.startswith("**mlflow-repro: "):  # ours: add the verdict (never the user's)
+        kept = described.split("\n\nLatest replay: ", 1)[0]
+        latest[NOTE_TAG] = (
+            f"{kept}\n\nLatest replay: **{verdict.verdict}** (run {_run_link(client, new)})"
+        )
+    client.log_batch(original, tags=[RunTag(k, v[:5000]) for k, v in latest.items()])
