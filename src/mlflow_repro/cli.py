@@ -17,7 +17,9 @@ def _version() -> str:
 
 def _reproduce(args: argparse.Namespace) -> int:
     import json
+    import tempfile
 
+    from mlflow_repro.replay.progress import Progress
     from mlflow_repro.replay.reproduce import reproduce
 
     backend_config = None
@@ -41,6 +43,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         rel_tol=args.rel_tol,
         abs_tol=args.abs_tol,
         register=args.register,
+        progress=Progress(total=6, quiet=args.quiet),
+        log=None
+        if args.verbose
+        else Path(tempfile.mkdtemp(prefix="mlflow-repro-log-")) / "rerun.log",
     )
     verdict = result.verdict
     print(
@@ -168,6 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the re-run register its model as the original did (the new version is tagged "
         "repro.replay.of and described as a replay); by default a replay adds no version",
+    )
+    shown = replay.add_mutually_exclusive_group()
+    shown.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the re-run's own output (environment builds, pip/uv lines, warnings, the "
+        "job's prints) instead of writing it to a log file",
+    )
+    shown.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the verdict (and errors)"
     )
     replay.set_defaults(handler=_reproduce)
 

@@ -40,14 +40,15 @@ def run_description(manifest: Manifest, run_id: str) -> str:
     lines = [
         f"**mlflow-repro: {word}**" + (f": {'; '.join(reasons)[:1000]}" if reasons else ""),
         "",
+        f"Rebuild and verify: `mlflow-repro reproduce {run_id}`; check it now: "
+        f"`mlflow-repro audit {run_id}`.",
+        "",
         f"- code: commit {commit} ({where}), {state}",
         f"- environment: Python {env.python_version}, {env.requirement_count} packages "
         f"({env.lock_source}, {env.lock_strength})",
         f"- data: {len(manifest.data.files)} DVC-tracked files",
         f"- seed: {seeds.seed if seeds.seed is not None else 'none'} ({seeds.source})",
-        "",
-        f"Rebuild and verify: `mlflow-repro reproduce {run_id}`; check it now: "
-        f"`mlflow-repro audit {run_id}`. Everything recorded: artifact `repro/manifest.json`.",
+        "- everything recorded: artifact `repro/manifest.json`",
     ]
     return "\n".join(lines)
 

@@ -52,7 +52,8 @@ def render(url: str, screenshot: Path) -> str:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy2(screenshot, Path(keep) / screenshot.name)
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S | re.I)
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+    return re.sub(r" ([:;,.)])", r"\1", text)  # "run <a>id</a>: x" reads "run id: x"
 
 
 def test_run_replay_and_diff_pages_show_status_command_and_verdict(

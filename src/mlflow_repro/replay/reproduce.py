@@ -9,10 +9,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mlflow_repro.errors import UsageError
+from mlflow_repro.errors import ReproError, UsageError
 from mlflow_repro.names import NOTE_TAG
 from mlflow_repro.names import REPLAY_TAG_PREFIX as REPLAY_TAG
-from mlflow_repro.replay.progress import Progress
+from mlflow_repro.replay.progress import Progress, output_to
 from mlflow_repro.replay.result import ReplayResult
 from mlflow_repro.secrets import redact_urls
 
@@ -28,6 +28,7 @@ def reproduce(
     abs_tol: float = 0.0,
     register: bool = False,
     progress: Progress | None = None,
+    log: Path | None = None,
 ) -> ReplayResult:
     """Replay run `run_id` from its manifest and compare the new run with it.
 
@@ -36,6 +37,8 @@ def reproduce(
     checkout untouched) when the run cannot be rebuilt as recorded. How the run was launched
     comes from the manifest; MLflow's run record is read for what MLflow owns (metrics, params,
     model files, the experiment). The re-run registers no model version unless `register`.
+    `log`: a file that takes the re-run's own output (environment builds, warnings, the job's
+    prints) instead of this process's stdout and stderr.
     """
     from mlflow.tracking import MlflowClient
 
@@ -97,18 +100,25 @@ def reproduce(
         )
         for note in plan.notes:
             progress.note(note)
-        with progress.step("run", describe(plan, manifest)):
-            launched = True
-            new_id = launch(
-                plan,
-                workspace,
-                manifest,
-                original.payloads,
-                experiment_id=str(original.run.info.experiment_id),
-                backend_config=backend_config,
-                run_id=run_id,
-                register=register,
-            )
+        if log is not None:
+            progress.note(f"output of the re-run: {log}")
+        try:
+            with progress.step("run", describe(plan, manifest)), output_to(log, progress):
+                launched = True
+                new_id = launch(
+                    plan,
+                    workspace,
+                    manifest,
+                    original.payloads,
+                    experiment_id=str(original.run.info.experiment_id),
+                    backend_config=backend_config,
+                    run_id=run_id,
+                    register=register,
+                )
+        except ReproError as exc:
+            if log is not None:
+                exc.hint = (f"{exc.hint}; " if exc.hint else "") + f"the re-run's output: {log}"
+            raise
         with progress.step("verify", f"run {new_id} against {run_id}"):
             verdict = compare_runs(
                 client, original.run, client.get_run(new_id), rel_tol=rel_tol, abs_tol=abs_tol
