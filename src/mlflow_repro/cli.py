@@ -49,6 +49,11 @@ def _reproduce(args: argparse.Namespace) -> int:
         else Path(tempfile.mkdtemp(prefix="mlflow-repro-log-")) / "rerun.log",
     )
     verdict = result.verdict
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps({"schema": "mlflow-repro.replay/1", **asdict(result)}, indent=2))
+        return 0 if verdict.verdict != "different" else 1
     print(
         f"replay of {result.original_run_id}: new run {result.new_run_id}: {verdict.verdict} "
         f"({verdict.metrics_compared} metrics, {verdict.params_compared} params, "
@@ -143,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`uv run --frozen` (or this interpreter with --env-manager local). The new run is "
         "compared with the original (every metric, param and model file) and tagged "
         "repro.replay.of / repro.replay.verdict. Exit status: 0 identical or within tolerance, "
-        "1 different, 2 could not replay (nothing changed).",
+        "1 different, 2 could not replay (nothing changed). The re-run's own output goes to a "
+        "log file the progress names (-v shows it instead). Example: `mlflow-repro reproduce "
+        "3f2a... --rel-tol 1e-9`, or `mlflow run . -e reproduce -P run_id=3f2a...`.",
     )
     replay.add_argument("run_id", help="the MLflow run id to replay")
     replay.add_argument(
@@ -174,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the re-run register its model as the original did (the new version is tagged "
         "repro.replay.of and described as a replay); by default a replay adds no version",
+    )
+    replay.add_argument(
+        "--json", action="store_true", help="print the result (verdict, new run, durations) as JSON"
     )
     shown = replay.add_mutually_exclusive_group()
     shown.add_argument(

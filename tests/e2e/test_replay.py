@@ -183,9 +183,13 @@ def test_a_different_result_is_reported_and_exits_1(project: Project) -> None:
     records (the clock) differs, and the replay says which metric."""
     (project.root / "clock.py").write_text(CLOCK_SCRIPT)  # untracked: captured as a payload
     original = script_run(project, "clock.py")
-    done = project.reproduce(original, "--env-manager", "local", check=False)
+    done = project.reproduce(original, "--env-manager", "local", "--json", "-q", check=False)
     assert done.returncode == 1, done.stderr
-    assert ": different (" in done.stdout and "differs: metric clock:" in done.stdout
+    result = json.loads(done.stdout)  # --json: the result for a machine; -q: no progress lines
+    assert result["schema"] == "mlflow-repro.replay/1"
+    assert result["verdict"]["verdict"] == "different"
+    assert [d for d in result["verdict"]["differences"] if d.startswith("metric clock:")]
+    assert "[1/6]" not in done.stderr and set(result["durations"]) >= {"run", "verify"}
     new = verdict_of(project, original)
     assert new.data.tags["repro.replay.verdict"] == "different"
 
