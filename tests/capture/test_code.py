@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from mlflow_repro.capture.code import collect_code, repository_root
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
@@ -267,3 +269,46 @@ def test_untracked_file_count_cap_is_summarised(repo: Repo, staging: Staging) ->
     assert [(o.path, o.reason) for o in code.omitted] == [
         ("7 more untracked files", "file-count-cap")
     ]
+
+
+def test_a_symlink_loop_among_untracked_files_costs_only_itself(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    (repo.root / "loop-a").symlink_to("loop-b")
+    (repo.root / "loop-b").symlink_to("loop-a")
+    repo.write("notes.txt", "kept\n")
+    code, errors = collect_code(repo.root, staging, settings)
+    assert errors == []
+    assert code.commit == repo.git("rev-parse", "HEAD") and code.branch == "main"
+    assert [u.path for u in code.untracked] == ["notes.txt"]
+    assert {(o.path, o.reason) for o in code.omitted} == {
+        ("loop-a", "symlink"),
+        ("loop-b", "symlink"),
+    }
+
+
+def test_git_missing_from_path_is_an_error_not_no_repository(
+    repo: Repo, staging: Staging, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    top = repository_root(repo.root / ".")
+    assert top == repo.root  # found by its .git folder
+    code, errors = collect_code(top, staging, settings)
+    assert code.vcs == "git" and code.commit is None and not code.complete
+    assert any("git: not found" in e for e in errors)
+
+
+def test_a_failing_part_is_named_and_leaves_the_rest(
+    repo: Repo, staging: Staging, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow_repro.capture import code as collector
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(collector, "_untracked", broken)
+    repo.write("notes.txt", "new\n")
+    code, errors = collect_code(repo.root, staging, settings)
+    assert errors == ["code.untracked: RuntimeError: boom"]
+    assert code.commit == repo.git("rev-parse", "HEAD") and code.dirty is True
+    assert not code.complete

@@ -16,8 +16,17 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 def repository_root(start: Path) -> Path | None:
+    """The top of the git work tree holding `start`; without a usable git program, the nearest
+    folder with a `.git` entry (so that a missing git is reported, not taken for no repository).
+    """
     found = run(["git", "rev-parse", "--show-toplevel"], cwd=start)
-    return Path(found.stdout.decode().strip()) if found.ok else None
+    if found.ok:
+        return Path(found.stdout.decode().strip())
+    if found.returncode is None:  # git could not run at all (not on PATH, timed out)
+        for folder in (start, *start.parents):
+            if (folder / ".git").exists():
+                return folder
+    return None
 
 
 def _status(top: Path, timeout: float) -> tuple[dict[str, str], list[str], list[str], list[str]]:
@@ -221,10 +230,14 @@ def _untracked(
             info = full.lstat()
         except OSError:
             continue
-        resolved = full.resolve()
-        if resolved in store_files or any(resolved.is_relative_to(d) for d in store_dirs):
-            omitted.append(Omitted(path=rel, reason="tracking-store", size=info.st_size))
-            continue
+        if not stat.S_ISLNK(info.st_mode):  # a link is never followed (nor resolved: loops)
+            try:
+                resolved = full.resolve()
+            except (OSError, RuntimeError):
+                resolved = full
+            if resolved in store_files or any(resolved.is_relative_to(d) for d in store_dirs):
+                omitted.append(Omitted(path=rel, reason="tracking-store", size=info.st_size))
+                continue
         reason = None
         if is_secret_name(rel):
             reason = "secret-name"
@@ -274,11 +287,21 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     diff, complete = None, True
     # Without a status, a missing commit would mean "diff against the empty tree": the whole
     # repository. Only a successful status decides there is something to diff.
+    # Each part stands alone: commit, branch, remote and dirty flag are kept whatever the diff or
+    # the untracked files do; a part that fails is named and marks the code incomplete.
     if not status_errors and (changed or commit is None):
-        diff, complete = _diff(top, commit, changed, staging, settings, omitted, errors)
+        try:
+            diff, complete = _diff(top, commit, changed, staging, settings, omitted, errors)
+        except Exception as exc:
+            errors.append(f"code.diff: {type(exc).__name__}: {exc}")
+            diff, complete = None, False
     elif status_errors:
         complete = False
-    untracked = _untracked(top, untracked_paths, staging, settings, omitted)
+    try:
+        untracked = _untracked(top, untracked_paths, staging, settings, omitted)
+    except Exception as exc:
+        errors.append(f"code.untracked: {type(exc).__name__}: {exc}")
+        untracked, complete = [], False
     dirty = bool(changed or untracked_paths) if not status_errors else None
     return Code(
         vcs="git",

@@ -76,7 +76,9 @@ def reproduce(
                 }.get(original.signature, "manifest unsigned (no team key configured)")
             )
         with progress.step("code", f"commit {manifest.code.commit} + recorded changes"):
-            source = build_workspace(manifest.code, original.payloads, workspace, run_id)
+            source = build_workspace(
+                manifest.code, original.payloads, workspace, run_id, manifest.errors
+            )
             progress.note(f"cloned from {redact_urls(source)} into {workspace}")
         with progress.step("environment", f"Python {manifest.environment.python_version}, lock"):
             check_environment(manifest, workspace, run_id)

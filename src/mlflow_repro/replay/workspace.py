@@ -58,12 +58,32 @@ def _clone(code: Code, workspace: Path, run_id: str, commit: str) -> str:
     )
 
 
-def build_workspace(code: Code, payloads: Path, workspace: Path, run_id: str) -> str:
+def build_workspace(
+    code: Code, payloads: Path, workspace: Path, run_id: str, errors: list[str] | None = None
+) -> str:
     """Clone, check out `code.commit` (detached), apply the diff and untracked files.
 
-    Returns the source the commit came from. `workspace` must not exist yet.
+    Returns the source the commit came from. `workspace` must not exist yet. `errors`: the
+    manifest's capture errors, to name the true cause when no commit was recorded.
     """
     commit = code.commit
+    if code.vcs == "git" and not commit:
+        said = [e for e in errors or [] if "git" in e or e.startswith("code")]
+        problem = (
+            "the run was made in a git repository, but capture could not read its commit: "
+            + "; ".join(said)[:500]
+            if said
+            else "the run was made in a git repository with no commit yet: there is no commit "
+            "to rebuild its code from"
+        )
+        raise ReplayError(
+            problem,
+            run_id=run_id,
+            step="code",
+            value=code.repo_root,
+            hint="commit the code (and make git available where runs are recorded), then "
+            "record a new run",
+        )
     if code.vcs != "git" or not commit:
         raise ReplayError(
             f"the run was not made from a git checkout (code.vcs={code.vcs!r}): there is no "
