@@ -43,6 +43,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         rel_tol=args.rel_tol,
         abs_tol=args.abs_tol,
         register=args.register,
+        deleted=args.deleted,
         progress=Progress(total=6, quiet=args.quiet),
         log=None
         if args.verbose
@@ -184,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--json", action="store_true", help="print the result (verdict, new run, durations) as JSON"
+    )
+    replay.add_argument(
+        "--deleted", action="store_true", help="replay the run even though it is deleted"
     )
     shown = replay.add_mutually_exclusive_group()
     shown.add_argument(

@@ -27,6 +27,7 @@ def reproduce(
     rel_tol: float = 0.0,
     abs_tol: float = 0.0,
     register: bool = False,
+    deleted: bool = False,
     progress: Progress | None = None,
     log: Path | None = None,
 ) -> ReplayResult:
@@ -37,6 +38,7 @@ def reproduce(
     checkout untouched) when the run cannot be rebuilt as recorded. How the run was launched
     comes from the manifest; MLflow's run record is read for what MLflow owns (metrics, params,
     model files, the experiment). The re-run registers no model version unless `register`.
+    `deleted`: replay a deleted run too (refused otherwise).
     `log`: a file that takes the re-run's own output (environment builds, warnings, the job's
     prints) instead of this process's stdout and stderr.
     """
@@ -66,7 +68,7 @@ def reproduce(
     try:
         store = redact_urls(str(client.tracking_uri))
         with progress.step("manifest", f"run {run_id} from {store}"):
-            original = load_original(client, run_id, scratch / "original")
+            original = load_original(client, run_id, scratch / "original", deleted=deleted)
             manifest = original.manifest
             progress.note(
                 {

@@ -27,8 +27,9 @@ def shown_uri(client: Any) -> str:
     return strip_url_credentials(str(getattr(client, "tracking_uri", "")))
 
 
-def load_original(client: Any, run_id: str, into: Path) -> Original:
-    """Fetch the run and its manifest; every payload is downloaded and its sha256 checked."""
+def load_original(client: Any, run_id: str, into: Path, *, deleted: bool = False) -> Original:
+    """Fetch the run and its manifest; every payload is downloaded and its sha256 checked.
+    A deleted run is refused unless `deleted` (asked for explicitly)."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -42,12 +43,13 @@ def load_original(client: Any, run_id: str, into: Path) -> Original:
             value=run_id,
             hint="check the id (mlflow ui) or set MLFLOW_TRACKING_URI",
         ) from None
-    if run.info.lifecycle_stage == "deleted":
+    if run.info.lifecycle_stage == "deleted" and not deleted:
         raise ReplayError(
             "the run is deleted",
             run_id=run_id,
             step="manifest",
-            hint="restore it (`mlflow runs restore --run-id ...`) to replay it",
+            hint="restore it (`mlflow runs restore --run-id ...`), or pass --deleted to replay "
+            "it as it is",
         )
     names = {a.path for a in client.list_artifacts(run_id, "repro")}
     if MANIFEST_ARTIFACT not in names:
