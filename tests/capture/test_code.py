@@ -312,3 +312,31 @@ def test_a_failing_part_is_named_and_leaves_the_rest(
     assert errors == ["code.untracked: RuntimeError: boom"]
     assert code.commit == repo.git("rev-parse", "HEAD") and code.dirty is True
     assert not code.complete
+
+
+def test_any_name_git_accepts_is_captured_and_rebuilt(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    import shutil
+
+    from mlflow_repro.replay.workspace import build_workspace
+
+    odd = ["new\nline.py", "tab\tand space.py", 'quote"d.py', "back\\slash.py", "é-accent.py"]
+    for name in odd:
+        repo.write(name, "v = 1\n")
+    repo.commit("odd names")
+    for name in odd:
+        repo.write(name, "v = 2\n")  # a tracked change to each
+        repo.write("new " + name, "untracked\n")  # and an untracked file beside it
+    code, errors = collect_code(repo.root, staging, settings)
+    assert errors == [] and code.omitted == [] and code.complete
+    assert sorted(u.path for u in code.untracked) == sorted("new " + n for n in odd)
+    assert all(u.payload.path.startswith("repro/untracked-encoded/") for u in code.untracked)
+
+    payloads = tmp_path / "payloads"
+    shutil.copytree(staging.root, payloads / "repro")
+    workspace = tmp_path / "workspace"
+    build_workspace(code, payloads, workspace, "r1")
+    for name in odd:
+        assert (workspace / name).read_text() == "v = 2\n", name
+        assert (workspace / ("new " + name)).read_text() == "untracked\n", name

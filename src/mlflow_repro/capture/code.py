@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 from pathlib import Path
 
 from mlflow_repro.capture.settings import Settings
@@ -99,15 +101,46 @@ def _pushed(top: Path, commit: str) -> bool | None:
     return bool(done.stdout.strip()) if done.ok else None
 
 
+_C_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
+
+
+def _git_quoted(text: str) -> str | None:
+    """`text` as git writes a path that needs quoting in a diff header (C-style, in double
+    quotes; bytes of 0x80 and above left alone under core.quotePath=false), or None when git
+    writes it bare."""
+    raw = text.encode("utf-8", "surrogateescape")
+    if not any(b < 0x20 or b in (0x22, 0x5C, 0x7F) for b in raw):
+        return None
+    out = []
+    for b in raw:
+        if b in _C_ESCAPES:
+            out.append(_C_ESCAPES[b])
+        elif b in (0x22, 0x5C):
+            out.append("\\" + chr(b))
+        elif b < 0x20 or b == 0x7F:
+            out.append(f"\\{b:03o}")
+        else:
+            out.append(chr(b) if b < 0x80 else bytes([b]).decode("latin-1"))
+    return '"' + "".join(out) + '"'
+
+
+def _header(path: str) -> bytes:
+    quoted_a, quoted_b = _git_quoted(f"a/{path}"), _git_quoted(f"b/{path}")
+    if quoted_a is None or quoted_b is None:
+        return f"diff --git a/{path} b/{path}".encode("utf-8", "surrogateescape")
+    return f"diff --git {quoted_a} {quoted_b}".encode("latin-1")
+
+
 def _split_diff(diff: bytes, changed: list[str]) -> list[tuple[str | None, bytes]]:
     """Split `git diff` output into (path, chunk) per file.
 
-    A chunk's path is trusted only when its header is exactly `diff --git a/<p> b/<p>` for a
-    path `p` that `git status` reported (NUL-separated, so never quoted); anything else comes back
-    with path None and is withheld by the caller: a secret-named file must not slip through a
-    quoted or re-prefixed header.
+    A chunk's path is trusted only when its header is exactly the one git writes for a path `p`
+    that `git status` reported (NUL-separated, so never quoted there): `diff --git a/<p> b/<p>`,
+    or its C-quoted form for names with control characters, quotes or backslashes. Anything
+    else comes back with path None and is withheld by the caller: a secret-named file must not
+    slip through a re-prefixed header.
     """
-    headers = {f"diff --git a/{p} b/{p}".encode("utf-8", "surrogateescape"): p for p in changed}
+    headers = {_header(p): p for p in changed}
     chunks: list[tuple[str | None, bytes]] = []
     for i, piece in enumerate(diff.split(b"\ndiff --git ")):
         chunk = piece if i == 0 else b"diff --git " + piece
@@ -205,6 +238,19 @@ def tracking_store_paths() -> tuple[set[Path], list[Path]]:
     return files, [f.resolve() for f in folders]
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._\-/+@,=~]+")
+
+
+def _payload_name(rel: str) -> str:
+    """Where an untracked file's bytes go under `repro/`: its own path when every character
+    survives an artifact store's upload and download, else a name derived from the path's bytes
+    (spaces, newlines, tabs, quotes, non-UTF-8 names); the real name stays in the manifest."""
+    if _SAFE_NAME.fullmatch(rel) and ".." not in rel.split("/"):
+        return f"untracked/{rel}"
+    digest = hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return f"untracked-encoded/{digest}"
+
+
 def _read_capped(path: Path, limit: int) -> bytes | None:
     """At most `limit` bytes; None when the file holds more (it grew after the size check)."""
     with path.open("rb") as handle:
@@ -265,7 +311,7 @@ def _untracked(
             omitted.append(Omitted(path=rel, reason=reason, size=info.st_size))
             continue
         total += len(data)
-        files.append(UntrackedFile(path=rel, payload=staging.add(f"untracked/{rel}", data)))
+        files.append(UntrackedFile(path=rel, payload=staging.add(_payload_name(rel), data)))
     return files
 
 
