@@ -20,15 +20,50 @@ SECRET_CONTENT = re.compile(
     rb"|github_pat_[A-Za-z0-9_]{30,}"
     rb"|glpat-[A-Za-z0-9_\-]{20,}"  # GitLab
     rb"|xox[abprs]-[A-Za-z0-9\-]{10,}"  # Slack
-    rb"|sk-[A-Za-z0-9_\-]{20,}"  # OpenAI-style keys
+    rb"|sk-(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{20,}"  # OpenAI/Anthropic-style keys (a digit)
     rb"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
+    rb"|(?:A3T[A-Z0-9]|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[0-9A-Z]{16}"  # other AWS key ids
+    rb"|AIza[0-9A-Za-z_\-]{35}"  # Google API key
+    rb"|ya29\.[0-9A-Za-z_\-]{20,}"  # Google OAuth access token
+    rb"|(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,}"  # Stripe
+    rb"|whsec_[0-9A-Za-z]{20,}"  # Stripe webhook secret
+    rb"|npm_[A-Za-z0-9]{36}"  # npm
+    rb"|pypi-AgE[A-Za-z0-9_\-]{40,}"  # PyPI upload token
+    rb"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"  # SendGrid
+    rb"|dop_v1_[a-f0-9]{64}"  # DigitalOcean
+    rb"|dapi[a-f0-9]{32}"  # Databricks
+    rb"|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"  # Shopify
+    rb"|sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,}"  # Square
+    rb"|glc_[A-Za-z0-9+/]{32,}={0,2}"  # Grafana Cloud
+    rb"|lin_api_[A-Za-z0-9]{40}"  # Linear
+    rb"|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+"  # Slack app token
+    rb"|hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"  # Slack webhook
+    rb"|discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]{20,}"  # Discord webhook
+    rb"|(?i:AccountKey=[A-Za-z0-9+/=]{40,})"  # Azure storage connection string
+    rb"|(?i:SharedAccessSignature=[A-Za-z0-9%+/=&]{20,}|[?&]sig=[A-Za-z0-9%]{20,})"  # Azure SAS
+    rb"|(?i:aws_secret_access_key\s*[=:]\s*[\"']?[A-Za-z0-9/+=]{40})"  # AWS secret key
     rb"|eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\."  # JWT
-    rb"|[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^@\s/]+@"  # scheme://user:password@host
+    # scheme://user:password@host, not a placeholder (password, ***, <pw>, ${VAR}, xxx)
+    rb"|[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:"
+    rb"(?!(?i:password|passwd|pass|pwd|secret|x+|\*+|<[^>@]*>|\$\{?[A-Za-z_]+\}?)@)[^@\s/]+@"
     rb"|(?i:\bbearer\s+[A-Za-z0-9._~+/\-]{8,})"  # Authorization: Bearer <token>
-    rb"|(?im:^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+\S+)"  # .netrc
-    rb"|(?i:(?:passw(?:or)?d|pwd)[\"']?\s*[:=]\s*[\"']?[^\s\"']{4,})"
-    rb"|(?i:(?:api[_-]?key|secret|token|passw(?:or)?d|credential|auth)[A-Za-z0-9_\-]*"
-    rb"[\"']?\s*[:=]\s*[\"']?[^\s\"']{8,})"
+    rb"|(?im:^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+[^\s=:]+\s*$)"  # .netrc
+    # A keyword, then a literal value holding a digit, of token-like characters only: code such
+    # as `token = uuid.uuid4().hex`, `token=page_token`, `tokens: TokenDetails` or
+    # `SECRET = re.compile(` has no digit, or dots, parentheses, brackets; an upper-case name
+    # with underscores (`TOKEN_VAR = "MLFLOW_REPRO_TOKEN"`) names a variable. Passwords with no
+    # digit are left to the token formats above (measured: docs/inspect.md, false positives).
+    rb"|(?i:(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|credential|auth)[A-Za-z0-9_\-]*)"
+    rb"[\"']?\s*[:=]\s*[\"']?"
+    rb"(?![A-Z]+(?:_[A-Z0-9]+)+[\"'\s,;])"
+    rb"(?=[^\s\"'.(),;\[\]{}<>]*\d)(?=[^\s\"'.(),;\[\]{}<>]*[A-Za-z])"
+    rb"[^\s\"'.(),;\[\]{}<>]{8,}+(?![.(\[])"
+    # A password key with a quoted literal, or an unquoted value ending the line (YAML, INI)
+    # that holds a digit or a symbol (a Python name on the right would hold neither).
+    rb"|(?i:(?:passw(?:or)?d|pwd)[\"']?\s*[:=]\s*)"
+    rb"(?:[\"'](?![A-Z]+(?:_[A-Z0-9]+)+[\"'])[^\s\"']{4,}[\"']"
+    rb"|(?=[^\s\"'.(),;\[\]{}<>]*[\d\-!@#$%^&*~+])[^\s\"'.(),;\[\]{}<>]{4,}+"
+    rb"(?=[ \t]*(?:\r?\n|\Z)))"
 )
 
 # File names that hold secrets by convention: never uploaded, only named.

@@ -99,3 +99,74 @@ def test_secret_content(text: bytes) -> None:
 )
 def test_ordinary_content(text: bytes) -> None:
     assert not has_secret_content(text)
+
+
+def _fake(prefix: str, alphabet: str, length: int) -> str:
+    """A format-valid, made-up token (never a real one): `prefix` + `length` characters."""
+    return prefix + "".join(alphabet[(i * 7 + 3) % len(alphabet)] for i in range(length))
+
+
+UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+HEX = "0123456789abcdef"
+TOKENS = {
+    "aws-access-key-id": _fake("AKIA", UPPER_DIGITS, 16),
+    "aws-temporary-key-id": _fake("ASIA", UPPER_DIGITS, 16),
+    "aws-secret-access-key": "aws_secret_access_key = " + _fake("", ALNUM, 40),
+    "github-classic": _fake("ghp_", ALNUM, 36),
+    "github-fine-grained": _fake("github_pat_", ALNUM, 60),
+    "gitlab": _fake("glpat-", ALNUM, 20),
+    "slack-bot": _fake("xoxb-", ALNUM, 40),
+    "slack-webhook": "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/" + _fake("", ALNUM, 24),
+    "openai": _fake("sk-proj-", ALNUM, 48),
+    "anthropic": _fake("sk-ant-api03-", ALNUM, 80),
+    "hugging-face": _fake("hf_", ALNUM, 34),
+    "google-api-key": _fake("AIza", ALNUM, 35),
+    "google-oauth": _fake("ya29.", ALNUM, 60),
+    "stripe-live": _fake("sk_live_", ALNUM, 24),
+    "stripe-restricted": _fake("rk_live_", ALNUM, 24),
+    "stripe-webhook": _fake("whsec_", ALNUM, 32),
+    "npm": _fake("npm_", ALNUM, 36),
+    "pypi": _fake("pypi-AgEIcHlwaS5vcmc", ALNUM, 60),
+    "sendgrid": "SG." + _fake("", ALNUM, 22) + "." + _fake("", ALNUM, 43),
+    "digitalocean": _fake("dop_v1_", HEX, 64),
+    "databricks": _fake("dapi", HEX, 32),
+    "shopify": _fake("shpat_", HEX, 32),
+    "azure-storage": "DefaultEndpointsProtocol=https;AccountKey=" + _fake("", ALNUM, 86) + "==",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0." + _fake("", ALNUM, 43),
+    "private-key-block": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n",
+    "url-with-password": "postgresql://ml:" + _fake("", ALNUM, 16) + "@db.internal:5432/mlflow",
+    "discord-webhook": "https://discord.com/api/webhooks/123456789/" + _fake("", ALNUM, 60),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENS))
+def test_known_token_formats_are_found_with_no_keyword_near_them(kind: str) -> None:
+    # As a value in source code with nothing around it that says "secret".
+    line = f'DEFAULTS = {{"endpoint": "{TOKENS[kind]}"}}\n'.encode()
+    assert has_secret_content(line), kind
+
+
+def test_there_are_at_least_25_kinds() -> None:
+    assert len(TOKENS) >= 25
+
+
+def test_this_repositorys_own_source_and_lock_are_not_withheld() -> None:
+    """False positives: the screen over the plugin's and template's sources, the lock (full of
+    sha256 hashes) and the docs withholds nothing."""
+    from tests.conftest import REPO_ROOT
+
+    files = [
+        *sorted((REPO_ROOT / "src").rglob("*.py")),
+        REPO_ROOT / "uv.lock",
+        REPO_ROOT / "python_env.yaml",
+        REPO_ROOT / "README.md",
+        *sorted((REPO_ROOT / "docs").glob("*.md")),
+    ]
+    flagged = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_bytes().splitlines(), 1)
+        if has_secret_content(line)
+    ]
+    assert flagged == [], flagged
