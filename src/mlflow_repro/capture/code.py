@@ -200,9 +200,11 @@ def _diff(
     total = 0
     complete = True
     for path, chunk in _split_diff(done.stdout, changed) if done.stdout else []:
-        reason = _chunk_reason(top, path, chunk)
-        if reason is None and total + len(chunk) > settings.max_diff_bytes:
-            reason = "diff-size-cap"
+        # The size cap first: what will not be kept is never scanned (bounded cost).
+        if total + len(chunk) > settings.max_diff_bytes:
+            reason: str | None = "diff-size-cap" if path is not None else "unrecognised-diff-header"
+        else:
+            reason = _chunk_reason(top, path, chunk)
         if reason:
             shown = path or chunk.split(b"\n", 1)[0].decode("utf-8", "replace")[:200]
             omitted.append(Omitted(path=f"diff:{shown}", reason=reason, size=len(chunk)))
