@@ -76,7 +76,11 @@ _SECRET_NAMES = re.compile(
 )
 
 # Command-line options whose value is a credential.
-_SECRET_OPTION = re.compile(r"(?i)^--?[a-z0-9_\-]*(?:token|secret|passw|password|key|auth|cred)")
+_SECRET_OPTION = re.compile(
+    r"(?i)^--?[a-z0-9_\-]*"
+    r"(?:token|secret|passw|pwd|passphrase|key|auth|cred|bearer|cookie|signature|jwt|sas)"
+    r"|^--?pass(?:=|$)"
+)
 
 
 def is_secret_name(path: str) -> bool:

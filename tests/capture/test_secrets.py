@@ -170,3 +170,41 @@ def test_this_repositorys_own_source_and_lock_are_not_withheld() -> None:
         if has_secret_content(line)
     ]
     assert flagged == [], flagged
+
+
+def test_more_flag_spellings_are_withheld_in_both_value_forms() -> None:
+    argv = ["train.py", "--hf-token", "a1", "--apiKey=b2", "--pass", "c3", "--db-pwd=d4"]
+    argv += ["--session-cookie", "e5", "--num-passes", "3", "--lr", "0.1"]
+    assert redact_argv(argv) == [
+        "train.py",
+        "--hf-token",
+        "<withheld>",
+        "--apiKey=<withheld>",
+        "--pass",
+        "<withheld>",
+        "--db-pwd=<withheld>",
+        "--session-cookie",
+        "<withheld>",
+        "--num-passes",
+        "3",
+        "--lr",
+        "0.1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("image", "recorded"),
+    [
+        ("registry.example/team/train:1.4", "registry.example/team/train:1.4"),
+        ("bot:s3cr3t-tok@registry.example/team/train:1.4", "registry.example/team/train:1.4"),
+        ("https://bot:s3cr3t@registry.example/v2/train", "https://registry.example/v2/train"),
+        ("repo/img@sha256:" + "a" * 64, "repo/img@sha256:" + "a" * 64),
+    ],
+)
+def test_the_image_name_is_recorded_without_credentials(
+    image: str, recorded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow_repro.capture.environment import _image
+
+    monkeypatch.setenv("MLFLOW_REPRO_IMAGE", image)
+    assert _image() == recorded

@@ -195,11 +195,26 @@ def _project_name(root: Path | None) -> str | None:
     return normalize(str(name))
 
 
+def _image() -> str | None:
+    """The container image the launcher names, credential-free (a registry URL may carry a
+    user and token: `https://user:<token>@registry/img`)."""
+    from mlflow_repro.secrets import strip_url_credentials
+
+    value = os.environ.get("MLFLOW_REPRO_IMAGE", "").strip()
+    if not value:
+        return None
+    if "://" in value:
+        return strip_url_credentials(value)
+    if "@" in value.split("/", 1)[0] and ":" in value.split("@", 1)[0]:
+        return value.split("@", 1)[1]  # user:token@registry/img
+    return value
+
+
 def _python(**fields: Any) -> Environment:
     build = platform.python_build()
     return Environment(
         wheels=installed_wheels(),
-        image=os.environ.get("MLFLOW_REPRO_IMAGE") or None,
+        image=_image(),
         python_version=platform.python_version(),
         python_implementation=platform.python_implementation(),
         python_build=f"{build[0]} ({build[1]})",
