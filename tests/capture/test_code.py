@@ -340,3 +340,43 @@ def test_any_name_git_accepts_is_captured_and_rebuilt(
     for name in odd:
         assert (workspace / name).read_text() == "v = 2\n", name
         assert (workspace / ("new " + name)).read_text() == "untracked\n", name
+
+
+def _with_submodule(repo: Repo, tmp_path: Path) -> Repo:
+    sub = Repo(tmp_path / "lib")
+    sub.root.mkdir()
+    sub.git("init", "-q")
+    sub.write("lib.py", "answer = 42\n")
+    sub.commit("lib")
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.root), "lib")
+    repo.commit("add lib as a submodule")
+    return Repo(repo.root / "lib")
+
+
+def test_a_clean_submodule_is_complete_and_rebuilt_at_its_commit(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    from mlflow_repro.replay.workspace import build_workspace
+
+    _with_submodule(repo, tmp_path)
+    code, errors = collect_code(repo.root, staging, settings)
+    assert errors == [] and code.complete and code.dirty is False
+    workspace = tmp_path / "workspace"
+    build_workspace(code, tmp_path, workspace, "r1")
+    assert (workspace / "lib" / "lib.py").read_text() == "answer = 42\n"
+
+
+def test_changes_inside_a_submodule_make_the_code_incomplete(
+    repo: Repo, staging: Staging, settings: Settings, tmp_path: Path
+) -> None:
+    from mlflow_repro.errors import ReplayError
+    from mlflow_repro.replay.workspace import build_workspace
+
+    lib = _with_submodule(repo, tmp_path)
+    lib.write("lib.py", "answer = 43\n")  # an edit inside the submodule
+    repo.write("train.py", "print('also changed')\n")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert not code.complete
+    assert ("diff:lib", "submodule-changes") in {(o.path, o.reason) for o in code.omitted}
+    with pytest.raises(ReplayError, match=r"lib \(submodule-changes\)"):
+        build_workspace(code, tmp_path, tmp_path / "workspace", "r1")

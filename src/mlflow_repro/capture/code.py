@@ -31,8 +31,12 @@ def repository_root(start: Path) -> Path | None:
     return None
 
 
-def _status(top: Path, timeout: float) -> tuple[dict[str, str], list[str], list[str], list[str]]:
-    """Headers, changed tracked paths, untracked paths and errors from one `git status`."""
+def _status(
+    top: Path, timeout: float
+) -> tuple[dict[str, str], list[str], list[str], list[str], set[str]]:
+    """Headers, changed tracked paths, untracked paths, errors, and the changed paths that are
+    submodules with changes of their own (new commits, edits, new files), from one `git status`.
+    """
     done = run(
         [
             "git",
@@ -47,10 +51,11 @@ def _status(top: Path, timeout: float) -> tuple[dict[str, str], list[str], list[
         timeout=timeout,
     )
     if not done.ok:
-        return {}, [], [], [done.error or "git status failed"]
+        return {}, [], [], [done.error or "git status failed"], set()
     headers: dict[str, str] = {}
     changed: list[str] = []
     untracked: list[str] = []
+    submodules: set[str] = set()
     fields = done.stdout.decode("utf-8", "surrogateescape").split("\0")
     skip = False
     for entry in fields:
@@ -64,11 +69,14 @@ def _status(top: Path, timeout: float) -> tuple[dict[str, str], list[str], list[
         elif entry.startswith("? "):
             untracked.append(entry[2:])
         elif entry.startswith(("1 ", "u ")):
-            changed.append(entry.split(" ", 8 if entry[0] == "1" else 10)[-1])
+            parts = entry.split(" ", 8 if entry[0] == "1" else 10)
+            changed.append(parts[-1])
+            if parts[2].startswith("S") and parts[2] != "S...":  # <sub>: S<commit><mod><untr>
+                submodules.add(parts[-1])
         elif entry.startswith("2 "):
             changed.append(entry.split(" ", 9)[-1])
             skip = True
-    return headers, changed, untracked, []
+    return headers, changed, untracked, [], submodules
 
 
 def _remote(top: Path, branch_upstream: str | None) -> tuple[str | None, str | None]:
@@ -172,8 +180,14 @@ def _diff(
     settings: Settings,
     omitted: list[Omitted],
     errors: list[str],
+    submodules: set[str] | None = None,
 ) -> tuple[Payload | None, bool]:
-    """Stage the diff of tracked files against `commit`, leaving out secrets and overflow."""
+    """Stage the diff of tracked files against `commit`, leaving out secrets and overflow.
+
+    A submodule's own changes (`Subproject commit ...-dirty`) cannot be rebuilt from this
+    repository's diff: they are left out as `submodule-changes` (the code is then incomplete);
+    a clean submodule needs nothing (replay initialises it at the recorded commit).
+    """
     # Fixed prefixes, no renames, no textconv filters and no external diff tools, whatever the
     # user's git config says: the patch must apply with `git apply` and the headers must parse.
     # No pathspec of the changed paths: measured on a 10,000-file tree, `git diff HEAD -- <paths>`
@@ -201,8 +215,10 @@ def _diff(
     complete = True
     for path, chunk in _split_diff(done.stdout, changed) if done.stdout else []:
         # The size cap first: what will not be kept is never scanned (bounded cost).
-        if total + len(chunk) > settings.max_diff_bytes:
-            reason: str | None = "diff-size-cap" if path is not None else "unrecognised-diff-header"
+        if path is not None and path in (submodules or ()):
+            reason: str | None = "submodule-changes"
+        elif total + len(chunk) > settings.max_diff_bytes:
+            reason = "diff-size-cap" if path is not None else "unrecognised-diff-header"
         else:
             reason = _chunk_reason(top, path, chunk)
         if reason:
@@ -322,7 +338,9 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     if top is None:
         return Code(vcs="none"), []
     errors: list[str] = []
-    headers, changed, untracked_paths, status_errors = _status(top, settings.timeout_seconds)
+    headers, changed, untracked_paths, status_errors, submodules = _status(
+        top, settings.timeout_seconds
+    )
     errors += status_errors
     oid = headers.get("branch.oid")
     commit = oid if oid and oid != "(initial)" else None
@@ -339,7 +357,9 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     # the untracked files do; a part that fails is named and marks the code incomplete.
     if not status_errors and (changed or commit is None):
         try:
-            diff, complete = _diff(top, commit, changed, staging, settings, omitted, errors)
+            diff, complete = _diff(
+                top, commit, changed, staging, settings, omitted, errors, submodules
+            )
         except Exception as exc:
             errors.append(f"code.diff: {type(exc).__name__}: {exc}")
             diff, complete = None, False

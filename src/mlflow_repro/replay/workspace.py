@@ -113,6 +113,28 @@ def build_workspace(
             value=commit,
             hint="check that the clone at the workspace is intact",
         )
+    if (workspace / ".gitmodules").is_file():
+        # Submodules at the commits the recorded commit points to (local paths need the file
+        # transport, which git turns off for submodules by default).
+        done = _git(
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "update",
+            "--init",
+            "--recursive",
+            "--quiet",
+            cwd=workspace,
+        )
+        if not done.ok:
+            raise ReplayError(
+                f"the submodules could not be initialised at their recorded commits: "
+                f"{done.reason[:400]}",
+                run_id=run_id,
+                step="code",
+                value=".gitmodules",
+                hint="push the submodules' commits to the URLs .gitmodules names",
+            )
     if code.diff is not None:
         diff = check_payload(payloads, code.diff, run_id)
         done = _git("apply", "--binary", "--whitespace=nowarn", str(diff), cwd=workspace)
