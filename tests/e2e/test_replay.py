@@ -112,6 +112,16 @@ def test_a_clean_commit_replays_identical_in_a_uv_environment(
     assert f"latest {new.info.run_id}: identical" in items["replays"].reason
 
 
+def workspace_of(project: Project, replay: Any) -> Path:
+    """Where the replay rebuilt the code (repro/replay.json; the tag names the commit)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=project.uri)
+    into = project.root.parent / f"replay-{replay.info.run_id}"
+    local = client.download_artifacts(replay.info.run_id, "repro/replay.json", str(into))
+    return Path(json.loads(Path(local).read_text())["workspace"])
+
+
 def registered_versions(project: Project) -> list[tuple[str, str]]:
     from mlflow.tracking import MlflowClient
 
@@ -141,13 +151,7 @@ def test_an_uncommitted_change_and_a_new_file_are_replayed(project: Project) -> 
     assert new.data.tags["repro.replay.verdict"] == "identical"
     commit = run(["git", "rev-parse", "HEAD"], cwd=project.root).stdout.strip()
     assert new.data.tags["repro.replay.workspace"] == f"commit {commit[:12]} + recorded changes"
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=project.uri)
-    local = client.download_artifacts(
-        new.info.run_id, "repro/replay.json", str(project.root.parent)
-    )
-    workspace = Path(json.loads(Path(local).read_text())["workspace"])
+    workspace = workspace_of(project, new)
     assert (workspace / "NOTES.md").read_text() == "an untracked note\n"
 
 
@@ -218,7 +222,7 @@ def test_older_data_is_restored_after_the_data_changed_and_a_later_commit(
     new = verdict_of(project, older)
     assert new.data.tags["repro.replay.verdict"] == "identical"
     assert new.data.metrics == runs[older].data.metrics == {"rows": len(lines), "last": ANY}
-    workspace = Path(new.data.tags["repro.replay.workspace"])
+    workspace = workspace_of(project, new)
     assert len((workspace / "data" / "breast_cancer.csv").read_text().splitlines()) == len(lines)
     assert git_state(project.root) == before and table.read_bytes() == data_before
 
@@ -269,7 +273,7 @@ def test_a_plain_script_run_is_replayed_from_its_command_line(project: Project) 
     assert new.data.params == {"scale": "2.0", "fold": "1"}  # the second run, as the original
     assert new.data.tags["repro.replay.command"] == "scripts/draw.py --scale 2"
     assert new.info.status == "FINISHED"
-    workspace = Path(new.data.tags["repro.replay.workspace"])
+    workspace = workspace_of(project, new)
     assert (workspace / ".venv").is_dir()  # rebuilt by uv, not this interpreter
     assert git_state(project.root) == before
 
