@@ -7,7 +7,8 @@ a false negative would leak a credential into the tracking store.
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
 WITHHELD = "<withheld>"
@@ -88,8 +89,84 @@ def is_secret_name(path: str) -> bool:
     return bool(_SECRET_NAMES.match(PurePosixPath(path).name))
 
 
-def has_secret_content(data: bytes) -> bool:
-    return SECRET_CONTENT.search(data) is not None
+# Entropy: a run of 20-100 token characters (no known prefix needed) with upper case, lower case
+# and digits, few word-like runs (CamelCase identifiers such as `UpsamplingBilinear2d` have many),
+# and a Shannon entropy near that of random text. Not preceded by `.`, `/`, `:`, `@`, ... so URL
+# paths and host names are not taken for keys. Measured on 3.0 M lines of installed libraries:
+# 42 lines (0.14 per 10,000), while 80 % of random 20-40 character base62 strings are caught.
+_CANDIDATE = re.compile(
+    rb"(?<![A-Za-z0-9+/=_\-.:@%#?&\\])[A-Za-z0-9+/_\-]{20,100}={0,2}(?![A-Za-z0-9+/=_\-])"
+)
+_WORDY = re.compile(rb"[a-z]{4,}|[A-Z]{4,}")
+
+
+def _random_looking(token: bytes) -> bool:
+    import math
+    from collections import Counter
+
+    if not (
+        re.search(rb"[a-z]", token) and re.search(rb"[A-Z]", token) and re.search(rb"\d", token)
+    ):
+        return False
+    if sum(len(w) for w in _WORDY.findall(token)) >= 0.3 * len(token):
+        return False
+    counts, n = Counter(token), len(token)
+    entropy = -sum(c / n * math.log2(c / n) for c in counts.values())
+    return entropy >= min(4.3, 0.85 * math.log2(n))
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """False positives a team marks, in the form of gitleaks' `[allowlist]` (`.gitleaks.toml` at
+    the repository root): `regexes` matched against what was found, `stopwords` contained in it,
+    `paths` matched against the file's path (its content is then not screened; a secret-looking
+    file name still is)."""
+
+    regexes: tuple[re.Pattern[bytes], ...] = ()
+    stopwords: tuple[bytes, ...] = ()
+    paths: tuple[re.Pattern[str], ...] = ()
+
+    def allows(self, found: bytes) -> bool:
+        return any(r.search(found) for r in self.regexes) or any(
+            w in found.lower() for w in self.stopwords
+        )
+
+    def allows_path(self, path: str) -> bool:
+        return any(r.search(path) for r in self.paths)
+
+
+NO_ALLOWLIST = Allowlist()
+
+
+def load_allowlist(root: Path | None) -> tuple[Allowlist, str | None]:
+    """The `[allowlist]` of `<root>/.gitleaks.toml`, and an error when it cannot be used."""
+    file = root / ".gitleaks.toml" if root is not None else None
+    if file is None or not file.is_file():
+        return NO_ALLOWLIST, None
+    import tomllib
+
+    try:
+        table = tomllib.loads(file.read_text("utf-8")).get("allowlist", {})
+        return Allowlist(
+            regexes=tuple(re.compile(str(r).encode()) for r in table.get("regexes", [])),
+            stopwords=tuple(str(w).lower().encode() for w in table.get("stopwords", [])),
+            paths=tuple(re.compile(str(r)) for r in table.get("paths", [])),
+        ), None
+    except (OSError, ValueError, re.error, AttributeError, TypeError) as exc:
+        return NO_ALLOWLIST, f"{file.name} not used: {exc}"
+
+
+def has_secret_content(data: bytes, allow: Allowlist = NO_ALLOWLIST) -> bool:
+    """A known credential format or keyword assignment, or a random-looking token, that the
+    allowlist does not allow."""
+    for match in SECRET_CONTENT.finditer(data):
+        if not allow.allows(match.group(0)):
+            return True
+    for match in _CANDIDATE.finditer(data):
+        token = match.group(0)
+        if _random_looking(token) and not allow.allows(token):
+            return True
+    return False
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")

@@ -380,3 +380,17 @@ def test_changes_inside_a_submodule_make_the_code_incomplete(
     assert ("diff:lib", "submodule-changes") in {(o.path, o.reason) for o in code.omitted}
     with pytest.raises(ReplayError, match=r"lib \(submodule-changes\)"):
         build_workspace(code, tmp_path, tmp_path / "workspace", "r1")
+
+
+def test_the_teams_gitleaks_allowlist_lets_a_marked_false_positive_through(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    fixture = "tests/fixtures/fake_key.txt"
+    repo.write(fixture, "q7Xv2LmR9tZpK4wN8sYbE3hJ6dCf\n")
+    code, _ = collect_code(repo.root, staging, settings)
+    assert (fixture, "secret-content") in {(o.path, o.reason) for o in code.omitted}
+
+    repo.write(".gitleaks.toml", '[allowlist]\npaths = ["^tests/fixtures/"]\n')
+    code, errors = collect_code(repo.root, Staging(), settings)
+    assert errors == []
+    assert fixture in {u.path for u in code.untracked} and code.complete

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlflow_repro.secrets import (
@@ -208,3 +210,39 @@ def test_the_image_name_is_recorded_without_credentials(
 
     monkeypatch.setenv("MLFLOW_REPRO_IMAGE", image)
     assert _image() == recorded
+
+
+def test_a_random_looking_token_with_no_known_format_is_found() -> None:
+    token = "q7Xv2LmR9tZpK4wN8sYbE3hJ6dCf"  # base62, no prefix, no keyword near it
+    assert has_secret_content(f'ENDPOINT_OPTS = ("{token}",)\n'.encode())
+    # Identifiers, hashes, ids and URL paths are not.
+    for ordinary in (
+        b"layer = nn.UpsamplingBilinear2d(scale_factor=2)",
+        b"sha256:9243213661e29250eb41368e5daa826fc017156c3b8a11440826b2e3ed376472",
+        b"run_id = '4e449b7e97e4445783141d7795d5b672'",
+        b"see https://github.com/advisories/GHSA-gq3w-7jj3-x7gr",
+        b"class LapackILP64NotFoundError(Exception): ...",
+    ):
+        assert not has_secret_content(ordinary), ordinary
+
+
+def test_a_gitleaks_allowlist_marks_false_positives(tmp_path: Path) -> None:
+    from mlflow_repro.secrets import load_allowlist
+
+    token = "q7Xv2LmR9tZpK4wN8sYbE3hJ6dCf"
+    (tmp_path / ".gitleaks.toml").write_text(
+        "[allowlist]\n"
+        'description = "test fixtures"\n'
+        f'regexes = ["^{token[:6]}"]\n'
+        'stopwords = ["example"]\n'
+        'paths = ["^tests/fixtures/"]\n'
+    )
+    allow, error = load_allowlist(tmp_path)
+    assert error is None
+    assert has_secret_content(token.encode()) and not has_secret_content(token.encode(), allow)
+    assert not has_secret_content(b'password = "example1234"', allow)
+    assert has_secret_content(b'password = "hunter2024"', allow)
+    assert allow.allows_path("tests/fixtures/keys.txt") and not allow.allows_path("src/app.py")
+    (tmp_path / ".gitleaks.toml").write_text("[allowlist\n")
+    allow, error = load_allowlist(tmp_path)
+    assert error is not None and ".gitleaks.toml not used" in error

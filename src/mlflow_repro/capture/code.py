@@ -12,7 +12,14 @@ from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Code, Omitted, Payload, UntrackedFile
 from mlflow_repro.process import run
-from mlflow_repro.secrets import has_secret_content, is_secret_name, strip_url_credentials
+from mlflow_repro.secrets import (
+    NO_ALLOWLIST,
+    Allowlist,
+    has_secret_content,
+    is_secret_name,
+    load_allowlist,
+    strip_url_credentials,
+)
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -157,19 +164,23 @@ def _split_diff(diff: bytes, changed: list[str]) -> list[tuple[str | None, bytes
     return chunks
 
 
-def _chunk_reason(top: Path, path: str | None, chunk: bytes) -> str | None:
+def _chunk_reason(
+    top: Path, path: str | None, chunk: bytes, allow: Allowlist = NO_ALLOWLIST
+) -> str | None:
     if path is None:
         return "unrecognised-diff-header"
     if is_secret_name(path):
         return "secret-name"
+    if allow.allows_path(path):
+        return None
     if b"\nGIT binary patch\n" in chunk:
         # The patch is compressed: scan the file itself instead of the encoded bytes.
         try:
             current = (top / path).read_bytes() if (top / path).is_file() else b""
         except OSError:
             return "unreadable"
-        return "secret-content" if has_secret_content(current) else None
-    return "secret-content" if has_secret_content(chunk) else None
+        return "secret-content" if has_secret_content(current, allow) else None
+    return "secret-content" if has_secret_content(chunk, allow) else None
 
 
 def _diff(
@@ -181,6 +192,7 @@ def _diff(
     omitted: list[Omitted],
     errors: list[str],
     submodules: set[str] | None = None,
+    allow: Allowlist = NO_ALLOWLIST,
 ) -> tuple[Payload | None, bool]:
     """Stage the diff of tracked files against `commit`, leaving out secrets and overflow.
 
@@ -220,7 +232,7 @@ def _diff(
         elif total + len(chunk) > settings.max_diff_bytes:
             reason = "diff-size-cap" if path is not None else "unrecognised-diff-header"
         else:
-            reason = _chunk_reason(top, path, chunk)
+            reason = _chunk_reason(top, path, chunk, allow)
         if reason:
             shown = path or chunk.split(b"\n", 1)[0].decode("utf-8", "replace")[:200]
             omitted.append(Omitted(path=f"diff:{shown}", reason=reason, size=len(chunk)))
@@ -277,7 +289,12 @@ def _read_capped(path: Path, limit: int) -> bytes | None:
 
 
 def _untracked(
-    top: Path, paths: list[str], staging: Staging, settings: Settings, omitted: list[Omitted]
+    top: Path,
+    paths: list[str],
+    staging: Staging,
+    settings: Settings,
+    omitted: list[Omitted],
+    allow: Allowlist = NO_ALLOWLIST,
 ) -> list[UntrackedFile]:
     import stat
 
@@ -323,7 +340,7 @@ def _untracked(
                 reason = reason or "file-size-cap"
             else:
                 data = read
-        if reason is None and has_secret_content(data):
+        if reason is None and not allow.allows_path(rel) and has_secret_content(data, allow):
             reason = "secret-content"
         if reason:
             omitted.append(Omitted(path=rel, reason=reason, size=info.st_size))
@@ -351,6 +368,9 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     pushed = _pushed(top, commit) if commit and remote_name else (False if commit else None)
     omitted: list[Omitted] = []
     diff, complete = None, True
+    allow, allow_error = load_allowlist(top)
+    if allow_error:
+        errors.append(f"code.allowlist: {allow_error}")
     # Without a status, a missing commit would mean "diff against the empty tree": the whole
     # repository. Only a successful status decides there is something to diff.
     # Each part stands alone: commit, branch, remote and dirty flag are kept whatever the diff or
@@ -358,7 +378,7 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     if not status_errors and (changed or commit is None):
         try:
             diff, complete = _diff(
-                top, commit, changed, staging, settings, omitted, errors, submodules
+                top, commit, changed, staging, settings, omitted, errors, submodules, allow
             )
         except Exception as exc:
             errors.append(f"code.diff: {type(exc).__name__}: {exc}")
@@ -366,7 +386,7 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     elif status_errors:
         complete = False
     try:
-        untracked = _untracked(top, untracked_paths, staging, settings, omitted)
+        untracked = _untracked(top, untracked_paths, staging, settings, omitted, allow)
     except Exception as exc:
         errors.append(f"code.untracked: {type(exc).__name__}: {exc}")
         untracked, complete = [], False
