@@ -92,3 +92,20 @@ def test_stage_wdir_makes_lock_paths_relative_to_it(repo: Repo) -> None:
         "sub/work/out.txt": "same-size",
     }
     assert data.workspace_differs is False
+
+
+def test_an_import_url_source_is_recorded_without_its_credentials(repo: Repo) -> None:
+    (repo.root / ".dvc").mkdir()
+    repo.write(
+        "table.csv.dvc",
+        "deps:\n- etag: abc123\n  size: 5\n"
+        "  path: https://bot:s3cr3tT0ken@data.example.invalid/t.csv?sig=AbC123XyZ\n"
+        "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 5\n"
+        "  hash: md5\n  path: table.csv\n",
+    )
+    repo.commit("import-url")
+    data, errors = collect_data(repo.root, repo.root)
+    assert errors == []
+    [source] = [f for f in data.files if f.role == "dep"]
+    assert source.path == "https://data.example.invalid/t.csv"
+    assert source.workspace == "unknown"

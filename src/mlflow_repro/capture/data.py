@@ -37,7 +37,13 @@ def _entry(root: Path, base: Path, item: dict[str, Any], source: str, role: str)
     md5 = item.get("md5") or item.get("etag") or item.get("checksum")
     if not md5 or "path" not in item:
         return None
-    rel = Path(os.path.relpath(os.path.normpath(base / str(item["path"])), root)).as_posix()
+    raw = str(item["path"])
+    if "://" in raw:  # `dvc import-url` source: a URL, recorded without credentials or query
+        from mlflow_repro.secrets import strip_url_credentials
+
+        rel = strip_url_credentials(raw)
+    else:
+        rel = Path(os.path.relpath(os.path.normpath(base / raw), root)).as_posix()
     size = item.get("size")
     return DataFile(
         path=rel,
@@ -45,7 +51,7 @@ def _entry(root: Path, base: Path, item: dict[str, Any], source: str, role: str)
         size=size,
         source=source,
         role=role,
-        workspace=_workspace(root, rel, str(md5), size),
+        workspace=_workspace(root, rel, str(md5), size) if "://" not in raw else "unknown",
     )
 
 
