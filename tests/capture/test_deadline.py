@@ -22,7 +22,9 @@ def test_a_collector_past_the_deadline_gives_its_default_and_loses_its_payloads(
     release = threading.Event()
     late_write: list[BaseException] = []
 
-    def slow_code(top: Any, staging: Any, settings: Any) -> tuple[Code, list[str]]:
+    def slow_code(
+        top: Any, staging: Any, settings: Any, partial: Any = None
+    ) -> tuple[Code, list[str]]:
         diff = staging.add("git.diff", b"staged before the deadline, by a collector that overran")
         release.wait(10)
         try:
@@ -66,3 +68,36 @@ def test_a_collector_past_the_deadline_gives_its_default_and_loses_its_payloads(
     finally:
         release.set()
         captured.staging.cleanup()
+
+
+def test_a_diff_past_the_deadline_keeps_the_commit_branch_and_remote(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from mlflow_repro.capture import code as collector
+    from tests.conftest import Repo
+
+    repo = Repo(tmp_path / "repo")
+    repo.root.mkdir()
+    repo.git("init", "-q")
+    repo.write("train.py", "print(1)\n")
+    commit = repo.commit()
+    repo.git("remote", "add", "origin", "https://git.example.invalid/team/r.git")
+    repo.write("train.py", "print(2)\n")
+    release = threading.Event()
+    real_diff = collector._diff
+
+    def slow_diff(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)  # a diff that takes longer than the capture deadline
+        return real_diff(*args, **kwargs)
+
+    monkeypatch.setattr(collector, "_diff", slow_diff)
+    try:
+        captured = capture(repo.root, Settings(timeout_seconds=1.0))
+    finally:
+        release.set()
+    code = captured.manifest.code
+    assert (code.vcs, code.commit, code.branch) == ("git", commit, "main")
+    assert code.remote_url == "https://git.example.invalid/team/r.git" and code.dirty is True
+    assert not code.complete and code.diff is None
+    assert "code: timed out after 1s; kept what it had read before" in captured.manifest.errors
+    captured.staging.cleanup()

@@ -33,3 +33,9 @@ def test_git_missing_at_capture_is_named(tmp_path: Path) -> None:
 
 def test_no_repository_at_all_is_named(tmp_path: Path) -> None:
     assert "was not made from a git checkout" in refusal(Code(vcs="none"), tmp_path)
+
+
+def test_changes_lost_to_a_capture_failure_are_named(tmp_path: Path) -> None:
+    code = Code(vcs="git", repo_root="/p", commit="a" * 40, complete=False)
+    message = refusal(code, tmp_path, ["code: timed out after 10s; kept what it had read before"])
+    assert "not recorded in full (code: timed out after 10s" in message

@@ -60,8 +60,13 @@ def _bounded(
     defaults: dict[str, Any],
     timeout: float,
     staging: Staging,
+    partial: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
+    """Run the collectors in parallel under one deadline. A collector past it gets its default,
+    or what it had already put in `partial` under its name (the code collector's commit, branch,
+    remote and dirty flag, read before its diff and untracked files)."""
     finished: dict[str, tuple[Any, list[str]]] = {}
+    partial = partial if partial is not None else {}
 
     def work(name: str, job: Callable[[], tuple[Any, list[str]]]) -> None:
         try:
@@ -86,8 +91,9 @@ def _bounded(
     messages: list[str] = []
     for name in jobs:
         if name in late:
-            out[name] = defaults[name]
-            messages.append(f"{name}: timed out after {timeout:g}s")
+            out[name] = partial.get(name, defaults[name])
+            kept = "; kept what it had read before" if name in partial else ""
+            messages.append(f"{name}: timed out after {timeout:g}s{kept}")
         else:
             out[name], errors = finished[name]
             messages += [e if e.startswith(name) else f"{name}: {e}" for e in errors]
@@ -104,8 +110,9 @@ def capture(start: Path | None = None, settings: Settings | None = None) -> Capt
     start = start or source_directory()
     staging = Staging()
     top = repository_root(start)
+    partial: dict[str, Any] = {}
     jobs: dict[str, Callable[[], tuple[Any, list[str]]]] = {
-        "code": lambda: collect_code(top, staging, settings),
+        "code": lambda: collect_code(top, staging, settings, partial),
         "environment": lambda: collect_environment(start, top, staging),
         "data": lambda: collect_data(start, top),
         "platform": collect_platform,
@@ -120,7 +127,7 @@ def capture(start: Path | None = None, settings: Settings | None = None) -> Capt
         "seeds": Seeds(),
         "gpu": Gpu(),
     }
-    sections, errors = _bounded(jobs, defaults, settings.timeout_seconds, staging)
+    sections, errors = _bounded(jobs, defaults, settings.timeout_seconds, staging, partial)
     launch = Launch(
         argv=redact_argv(list(sys.argv)),
         command=redact_argv(list(getattr(sys, "orig_argv", [""])[1:])),

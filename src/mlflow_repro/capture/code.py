@@ -350,8 +350,18 @@ def _untracked(
     return files
 
 
-def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tuple[Code, list[str]]:
-    """The state of the git repository at `top` (`vcs="none"` when there is none)."""
+def collect_code(
+    top: Path | None,
+    staging: Staging,
+    settings: Settings,
+    partial: dict[str, object] | None = None,
+) -> tuple[Code, list[str]]:
+    """The state of the git repository at `top` (`vcs="none"` when there is none).
+
+    The commit, branch, remote and dirty flag are read first and put in `partial["code"]`
+    (marked incomplete), so that a diff or untracked scan that outlives the capture deadline
+    costs only itself.
+    """
     if top is None:
         return Code(vcs="none"), []
     errors: list[str] = []
@@ -366,6 +376,19 @@ def collect_code(top: Path | None, staging: Staging, settings: Settings) -> tupl
     branch = None if detached or not head else head
     remote_name, remote_url = _remote(top, headers.get("branch.upstream"))
     pushed = _pushed(top, commit) if commit and remote_name else (False if commit else None)
+    if partial is not None:
+        partial["code"] = Code(
+            vcs="git",
+            repo_root=str(top),
+            commit=commit,
+            branch=branch,
+            detached=detached,
+            remote_name=remote_name,
+            remote_url=remote_url,
+            pushed=pushed,
+            dirty=bool(changed or untracked_paths) if not status_errors else None,
+            complete=False,
+        )
     omitted: list[Omitted] = []
     diff, complete = None, True
     allow, allow_error = load_allowlist(top)

@@ -94,7 +94,10 @@ def build_workspace(
             hint="commit the code to git and record a new run",
         )
     if not code.complete:
-        left = ", ".join(f"{o.path} ({o.reason})" for o in code.omitted[:5])
+        left = (
+            ", ".join(f"{o.path} ({o.reason})" for o in code.omitted[:5])
+            or "; ".join(e for e in errors or [] if e.startswith("code"))[:500]
+        )
         raise ReplayError(
             f"its uncommitted changes were not recorded in full ({left}): the code it ran "
             "cannot be rebuilt exactly",
