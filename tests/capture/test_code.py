@@ -322,6 +322,7 @@ def test_any_name_git_accepts_is_captured_and_rebuilt(
     from mlflow_repro.replay.workspace import build_workspace
 
     odd = ["new\nline.py", "tab\tand space.py", 'quote"d.py', "back\\slash.py", "é-accent.py"]
+    odd.append(b"latin1-\xe9t\xe9.py".decode("utf-8", "surrogateescape"))  # not UTF-8 at all
     for name in odd:
         repo.write(name, "v = 1\n")
     repo.commit("odd names")
@@ -333,6 +334,10 @@ def test_any_name_git_accepts_is_captured_and_rebuilt(
     assert sorted(u.path for u in code.untracked) == sorted("new " + n for n in odd)
     assert all(u.payload.path.startswith("repro/untracked-encoded/") for u in code.untracked)
 
+    # Through the manifest's JSON, as replay reads it (names that are not UTF-8 included).
+    from mlflow_repro.manifest import Manifest
+
+    code = Manifest.from_json(Manifest(code=code).to_json()).code
     payloads = tmp_path / "payloads"
     shutil.copytree(staging.root, payloads / "repro")
     workspace = tmp_path / "workspace"
