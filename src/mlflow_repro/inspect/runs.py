@@ -127,24 +127,33 @@ def load_record(client: Any, run_id: str, into: Path) -> RunRecord:
     from mlflow.exceptions import MlflowException
 
     run = get_run(client, run_id)
+    # Straight to the run's artifact store (MLflow's client would look the run up again for
+    # every list and download).
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    into.mkdir(parents=True, exist_ok=True)
     try:
-        names = {a.path for a in client.list_artifacts(run_id, "repro")}
+        repository = get_artifact_repository(
+            run.info.artifact_uri, tracking_uri=client.tracking_uri
+        )
+        listed = {a.path for a in repository.list_artifacts("repro")}
+        local = into / "repro"
+        if MANIFEST_ARTIFACT in listed:
+            local = Path(repository.download_artifacts("repro", str(into)))
     except (MlflowException, OSError) as exc:
-        return RunRecord(run, None, f"its artifacts cannot be listed ({exc})", None)
-    if MANIFEST_ARTIFACT not in names:
+        return RunRecord(run, None, f"its artifacts cannot be read ({exc})", None)
+    if not (local / "manifest.json").is_file():
         problem = (
             f"the run has no {MANIFEST_ARTIFACT}: it was recorded without mlflow-repro "
             "(or with capture disabled)"
         )
         return RunRecord(run, None, problem, None)
-    into.mkdir(parents=True, exist_ok=True)
     try:
-        local = Path(client.download_artifacts(run_id, "repro", str(into)))
         raw = (local / "manifest.json").read_bytes()
         manifest = Manifest.from_json(raw.decode("utf-8"))
     except ManifestError as exc:
         return RunRecord(run, None, f"{MANIFEST_ARTIFACT} is not a valid manifest: {exc}", None)
-    except (MlflowException, OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         return RunRecord(run, None, f"{MANIFEST_ARTIFACT} cannot be read ({exc})", None)
     problems = []
     for payload in manifest.payloads():

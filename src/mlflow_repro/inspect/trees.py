@@ -26,16 +26,18 @@ class FileChange:
 
 
 def _repository(*codes: Code) -> Path | None:
-    """A local repository that has every commit."""
+    """A local repository that has every commit (one `cat-file --batch-check` per candidate)."""
+    wanted = "".join(f"{c.commit}^{{commit}}\n" for c in codes if c.commit)
+    if not wanted or any(not c.commit for c in codes):
+        return None
     for code in codes:
         root = Path(code.repo_root) if code.repo_root else None
         if root is None or not (root / ".git").exists():
             continue
-        if all(
-            c.commit
-            and process.run(["git", "-C", str(root), "cat-file", "-e", f"{c.commit}^{{commit}}"]).ok
-            for c in codes
-        ):
+        done = process.run(
+            ["git", "-C", str(root), "cat-file", "--batch-check"], input=wanted.encode()
+        )
+        if done.ok and b"missing" not in done.stdout:
             return root
     return None
 
@@ -50,15 +52,20 @@ def _tree(code: Code, payloads: Path, env: dict[str, str], cwd: Path) -> str | N
         patch = payloads / code.diff.path
         if not patch.is_file() or not git("apply", "--cached", "--binary", str(patch)).ok:
             return None
-    for untracked in code.untracked:
-        data = payloads / untracked.payload.path
-        if not data.is_file():
+    if code.untracked:
+        files = [payloads / u.payload.path for u in code.untracked]
+        if not all(f.is_file() for f in files):
             return None
-        blob = git("hash-object", "-w", "--stdin", stdin=data.read_bytes())
-        if not blob.ok:
+        listed = "".join(f"{f}\n" for f in files).encode("utf-8", "surrogateescape")
+        blobs = git("hash-object", "-w", "--stdin-paths", stdin=listed)
+        shas = blobs.text.split()
+        if not blobs.ok or len(shas) != len(files):
             return None
-        sha = blob.text.strip()
-        if not git("update-index", "--add", "--cacheinfo", f"100644,{sha},{untracked.path}").ok:
+        entries = b"".join(
+            f"100644 {sha}\t".encode() + u.path.encode("utf-8", "surrogateescape") + b"\0"
+            for sha, u in zip(shas, code.untracked, strict=True)
+        )
+        if not git("update-index", "--add", "-z", "--index-info", stdin=entries).ok:
             return None
     tree = git("write-tree")
     return tree.text.strip() if tree.ok else None
@@ -71,55 +78,62 @@ def tree_changes(
     repository = _repository(a, b)
     if repository is None:
         return None, "no local repository holds both commits: trees not rebuilt"
-    git_dir = process.run(["git", "-C", str(repository), "rev-parse", "--absolute-git-dir"])
-    if not git_dir.ok:
-        return None, f"{repository}: {git_dir.reason}"
-    objects = Path(git_dir.text.strip()) / "objects"
+    if (repository / ".git").is_dir():
+        git_dir_path = str((repository / ".git").resolve())
+    else:  # a worktree or submodule: .git is a file naming the real directory
+        found = process.run(["git", "-C", str(repository), "rev-parse", "--absolute-git-dir"])
+        if not found.ok:
+            return None, f"{repository}: {found.reason}"
+        git_dir_path = found.text.strip()
+    objects = Path(git_dir_path) / "objects"
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-trees-") as tmp:
         scratch = Path(tmp)
         (scratch / "objects").mkdir()
-        trees = []
-        for code, payloads, name in ((a, payloads_a, "a"), (b, payloads_b, "b")):
+
+        def build(code: Code, payloads: Path, name: str) -> str | None:
             env = {
-                "GIT_DIR": git_dir.text.strip(),
+                "GIT_DIR": git_dir_path,
                 "GIT_OBJECT_DIRECTORY": str(scratch / "objects"),
                 "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects),
                 "GIT_INDEX_FILE": str(scratch / f"index-{name}"),
             }
-            tree = _tree(code, payloads, env, scratch)
+            return _tree(code, payloads, env, scratch)
+
+        # The two trees are independent (own index; objects written by content): in parallel.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            built = list(pool.map(build, (a, b), (payloads_a, payloads_b), ("a", "b")))
+        for tree, name in zip(built, ("A", "B"), strict=True):
             if tree is None:
-                return None, f"the code of run {name.upper()} could not be rebuilt as a tree"
-            trees.append(tree)
+                return None, f"the code of run {name} could not be rebuilt as a tree"
+        trees = [t for t in built if t is not None]
         env = {
-            "GIT_DIR": git_dir.text.strip(),
+            "GIT_DIR": git_dir_path,
             "GIT_OBJECT_DIRECTORY": str(scratch / "objects"),
             "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects),
         }
         names = process.run(
             ["git", "diff", "--no-renames", "--name-status", "-z", *trees], cwd=scratch, env=env
         )
-        if not names.ok:
-            return None, names.reason
+        patches = process.run(
+            ["git", "diff", "--no-renames", "--no-ext-diff", "--no-textconv", "--binary", *trees],
+            cwd=scratch,
+            env=env,
+        )
+        if not names.ok or not patches.ok:
+            return None, names.reason or patches.reason
         fields = names.text.split("\0")
+        pairs = [(st, path) for st, path in zip(fields[0::2], fields[1::2], strict=False) if path]
+        # One patch per file, in the order --name-status lists them.
+        chunks = [
+            c if i == 0 else "diff --git " + c
+            for i, c in enumerate(patches.stdout.decode("utf-8", "replace").split("\ndiff --git "))
+            if c
+        ]
         changes = []
-        for status, path in zip(fields[0::2], fields[1::2], strict=False):
-            if not path:
-                continue
-            patch = process.run(
-                [
-                    "git",
-                    "diff",
-                    "--no-renames",
-                    "--no-ext-diff",
-                    "--no-textconv",
-                    *trees,
-                    "--",
-                    path,
-                ],
-                cwd=scratch,
-                env=env,
-            )
-            lines = patch.text.splitlines()
+        for (status, path), chunk in zip(pairs, chunks, strict=False):
+            lines = chunk.splitlines()
             text = "\n".join(lines[:MAX_HUNK_LINES])
             if len(lines) > MAX_HUNK_LINES:
                 text += f"\n... {len(lines) - MAX_HUNK_LINES} more lines"
