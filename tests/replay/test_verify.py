@@ -80,3 +80,41 @@ def test_a_metric_or_param_in_one_run_only_is_a_difference() -> None:
 def test_params_are_compared_as_the_strings_mlflow_stores() -> None:
     verdict = compare(run({}, {"lr": "0.1"}), run({}, {"lr": "0.10"}))
     assert verdict.differences == ["param lr: '0.1' -> '0.10'"]
+
+
+def test_logging_metadata_files_never_decide_and_a_missing_model_file_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """registered_model_meta appears where a version was registered (the original), not in a
+    replay that registered none; MLmodel names the run. Neither is compared."""
+    from mlflow_repro.modelfiles import ModelFile
+    from mlflow_repro.replay import verify
+
+    def files(*names: str, meta: bool = False) -> dict[str, ModelFile]:
+        found = {n: ModelFile(n, 10, "s" * 64, "c" * 64, "bytes") for n in names}
+        found["MLmodel"] = ModelFile("MLmodel", 5, "m" * 64, "m" * 64, "logging-metadata")
+        if meta:
+            found["registered_model_meta"] = ModelFile(
+                "registered_model_meta", 5, "r" * 64, "r" * 64, "logging-metadata"
+            )
+        return found
+
+    models = {"orig": {"model": files("model.skops", meta=True)}}
+    models["same"] = {"model": files("model.skops")}
+    models["less"] = {"model": files("other.bin")}
+    monkeypatch.setattr(verify, "_models", lambda client, r: models[r.info.run_id])
+
+    def named(run_id: str) -> Any:
+        return SimpleNamespace(
+            info=SimpleNamespace(run_id=run_id, experiment_id="0"),
+            data=SimpleNamespace(metrics={}, params={}),
+        )
+
+    same = compare(named("orig"), named("same"))
+    assert same.verdict == "identical" and same.model_files_compared == 1
+    less = compare(named("orig"), named("less"))
+    assert less.verdict == "different"
+    assert less.differences == [
+        "model model: file model.skops only in one run",
+        "model model: file other.bin only in one run",
+    ]
