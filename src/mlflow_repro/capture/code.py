@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -376,19 +377,20 @@ def collect_code(
     branch = None if detached or not head else head
     remote_name, remote_url = _remote(top, headers.get("branch.upstream"))
     pushed = _pushed(top, commit) if commit and remote_name else (False if commit else None)
+    basics = Code(
+        vcs="git",
+        repo_root=str(top),
+        commit=commit,
+        branch=branch,
+        detached=detached,
+        remote_name=remote_name,
+        remote_url=remote_url,
+        pushed=pushed,
+        dirty=bool(changed or untracked_paths) if not status_errors else None,
+        complete=False,  # until the diff and the untracked files are in
+    )
     if partial is not None:
-        partial["code"] = Code(
-            vcs="git",
-            repo_root=str(top),
-            commit=commit,
-            branch=branch,
-            detached=detached,
-            remote_name=remote_name,
-            remote_url=remote_url,
-            pushed=pushed,
-            dirty=bool(changed or untracked_paths) if not status_errors else None,
-            complete=False,
-        )
+        partial["code"] = basics
     omitted: list[Omitted] = []
     diff, complete = None, True
     allow, allow_error = load_allowlist(top)
@@ -413,17 +415,8 @@ def collect_code(
     except Exception as exc:
         errors.append(f"code.untracked: {type(exc).__name__}: {exc}")
         untracked, complete = [], False
-    dirty = bool(changed or untracked_paths) if not status_errors else None
-    return Code(
-        vcs="git",
-        repo_root=str(top),
-        commit=commit,
-        branch=branch,
-        detached=detached,
-        remote_name=remote_name,
-        remote_url=remote_url,
-        pushed=pushed,
-        dirty=dirty,
+    return dataclasses.replace(
+        basics,
         diff=diff,
         complete=complete and all(o.reason == "tracking-store" for o in omitted),
         untracked=untracked,
