@@ -128,6 +128,9 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+TARGET_HELP = "a run id, models:/<name>/<version> or models:/<name>@<alias>"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlflow-repro",
@@ -213,9 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with the reason and what to do. Example: `mlflow-repro audit models:/classifier@prod`. "
         "Exit status: 0 nothing needed is missing, 1 something is, 2 could not audit.",
     )
-    audit.add_argument(
-        "target", help="a run id, models:/<name>/<version> or models:/<name>@<alias>"
-    )
+    audit.add_argument("target", help=TARGET_HELP)
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
     audit.set_defaults(handler=_audit)
 
@@ -245,9 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         "default: this one). Example: `mlflow-repro parity models:/classifier/3 --against "
         "serving/requirements.txt`. Exit status: 0 match, 1 mismatch, 2 could not compare.",
     )
-    parity.add_argument(
-        "target", help="a run id, models:/<name>/<version> or models:/<name>@<alias>"
-    )
+    parity.add_argument("target", help=TARGET_HELP)
     where = parity.add_mutually_exclusive_group()
     where.add_argument("--against", type=Path, help="the serving requirements file")
     where.add_argument("--python", help="the serving environment's python executable")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,20 @@ def manifest_documents(manifest: Manifest) -> tuple[dict[str, bytes], str | None
     return documents, None
 
 
+def log_manifest(log: Callable[[str], None], client: Any, run_id: str, manifest: Manifest) -> None:
+    """Write `manifest`'s documents (`manifest_documents`) to a temporary folder and hand each
+    file's path to `log` (which uploads it under `repro/`); a signing failure is recorded on the
+    run. Upload errors propagate to the caller."""
+    documents, signing_error = manifest_documents(manifest)
+    with tempfile.TemporaryDirectory(prefix="mlflow-repro-manifest-") as tmp:
+        for name, data in documents.items():
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            log(str(path))
+    if signing_error:
+        record_error(client, run_id, manifest, signing_error)
+
+
 def record_error(client: Any, run_id: str, manifest: Manifest, note: str) -> None:
     """Add `note` to the run's `repro.capture.errors` tag (never raises)."""
     previous = manifest.tags().get(CAPTURE_ERRORS_TAG)
@@ -107,13 +121,11 @@ def publish(
         folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
         if manifest.payloads():
             repository.log_artifacts(str(captured.staging.root), artifact_path=folder)
-        documents, signing_error = manifest_documents(manifest)
-        with tempfile.TemporaryDirectory(prefix="mlflow-repro-manifest-") as tmp:
-            for name, data in documents.items():
-                path = Path(tmp) / name
-                path.write_bytes(data)
-                repository.log_artifact(str(path), artifact_path=folder)
-        if signing_error:
-            record_error(client, run_id, manifest, signing_error)
+        log_manifest(
+            lambda path: repository.log_artifact(path, artifact_path=folder),
+            client,
+            run_id,
+            manifest,
+        )
     except Exception as exc:
         record_error(client, run_id, manifest, f"publish: {type(exc).__name__}: {exc}")

@@ -12,7 +12,6 @@ import atexit
 import dataclasses
 import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,18 +72,12 @@ def _refresh_seeds(run_id: str, manifest: Manifest) -> None:
     from mlflow.tracking.client import MlflowClient
 
     from mlflow_repro.manifest import MANIFEST_ARTIFACT
-    from mlflow_repro.publish import manifest_documents, record_error, within_limits
+    from mlflow_repro.publish import log_manifest, within_limits
 
     manifest = dataclasses.replace(manifest, seeds=seeds)
     client = MlflowClient()
-    documents, signing_error = manifest_documents(manifest)
     folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
-    with tempfile.TemporaryDirectory(prefix="mlflow-repro-manifest-") as tmp:
-        for name, data in documents.items():
-            Path(tmp, name).write_bytes(data)
-            client.log_artifact(run_id, str(Path(tmp, name)), folder)
-    if signing_error:
-        record_error(client, run_id, manifest, signing_error)
+    log_manifest(lambda path: client.log_artifact(run_id, path, folder), client, run_id, manifest)
     tags = within_limits(manifest.tags())
     seed_tags = [RunTag(k, v) for k, v in tags.items() if k.startswith(TAG_PREFIX + "seed")]
     client.log_batch(run_id, tags=seed_tags)

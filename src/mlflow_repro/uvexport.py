@@ -8,9 +8,23 @@ with every hash.
 
 from __future__ import annotations
 
+import re
+
 from mlflow_repro.process import uv_binary
 
-__all__ = ["export_command", "requirement_lines", "uv_binary"]
+__all__ = [
+    "PIN",
+    "export_command",
+    "marker_holds",
+    "marker_of",
+    "normalize",
+    "requirement_lines",
+    "uv_binary",
+]
+
+# `name==version` at the start of a requirement line (extras allowed): capture's drift and
+# unlocked checks and inspect's parity and diff read lines with the same pattern.
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
 
 EXPORT_ARGS = (
     "export",
@@ -32,3 +46,27 @@ def requirement_lines(text: str) -> list[str]:
     """One line per requirement, its `--hash` continuation lines joined onto it."""
     joined = text.replace("\\\n", " ")
     return [" ".join(line.split()) for line in joined.splitlines() if line.strip()]
+
+
+def normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares them (`Scikit_Learn` -> `scikit-learn`)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def marker_of(line: str) -> str:
+    """The environment marker of a requirement line (`; sys_platform == 'win32'`), or ""."""
+    requirement = line.split(" --hash", 1)[0]
+    return requirement.split(";", 1)[1].strip() if ";" in requirement else ""
+
+
+def marker_holds(marker: str, environment: dict[str, str] | None = None) -> bool:
+    """Whether `marker` holds for `environment` (default: this interpreter); an unreadable
+    marker is taken to hold (the line is kept, never silently dropped)."""
+    if not marker:
+        return True
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        return bool(Marker(marker).evaluate(environment))
+    except (InvalidMarker, ValueError, KeyError):
+        return True

@@ -15,14 +15,17 @@ from typing import Any
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Drift, Environment, InstalledWheel
 from mlflow_repro.process import run
-from mlflow_repro.uvexport import export_command, requirement_lines, uv_binary
+from mlflow_repro.uvexport import (
+    PIN,
+    export_command,
+    marker_holds,
+    marker_of,
+    normalize,
+    requirement_lines,
+    uv_binary,
+)
 
 REQUIREMENTS = "requirements.lock.txt"
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?==([^\s;]+)")
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def find_lock(start: Path, stop: Path | None) -> Path | None:
@@ -50,19 +53,6 @@ def installed_distributions() -> dict[str, str]:
             dist, _, version = stem.partition("-")
             found.setdefault(normalize(dist), version)
     return found
-
-
-def _applies(line: str) -> bool:
-    """Whether a requirement line's environment marker holds for this interpreter."""
-    requirement = line.split(" --hash", 1)[0]
-    if ";" not in requirement:
-        return True
-    from packaging.markers import InvalidMarker, Marker
-
-    try:
-        return Marker(requirement.split(";", 1)[1].strip()).evaluate()
-    except InvalidMarker:
-        return True
 
 
 def _archive_sha256(direct_url: dict[str, Any]) -> tuple[str | None, str]:
@@ -119,8 +109,8 @@ def _pins(lines: list[str]) -> dict[str, str]:
     """Name -> locked version for the lines that apply here (a lock may fork by marker)."""
     pins = {}
     for line in lines:
-        match = _PIN.match(line)
-        if match and _applies(line):
+        match = PIN.match(line)
+        if match and marker_holds(marker_of(line)):
             pins[normalize(match.group(1))] = match.group(2)
     return pins
 
@@ -171,7 +161,7 @@ def _unlocked(lines: list[str], installed: dict[str, str], lock: Path) -> dict[s
     except those uv installed from another group of this uv.lock (dev tools), the project and
     the installer. A framework pip-installed next to a uv environment is listed, even when a
     non-default group of the lock names it: replay's environment will not hold that build."""
-    exported = {normalize(m.group(1)) for m in map(_PIN.match, lines) if m}
+    exported = {normalize(m.group(1)) for m in map(PIN.match, lines) if m}
     project = _project_name(lock.parent)
     others = {n for n in installed if n not in exported and n != project and n not in _INSTALLERS}
     in_lock = _locked_names(lock) & others

@@ -302,7 +302,7 @@ def _platform_items(manifest: Manifest) -> list[AuditItem]:
     else:
         items.append(_item("gpu", OK, f"no GPU seen ({gpu.source})"))
     frameworks = [f for f in ("torch", "tensorflow") if f in seeds.seeded or f in gpu.frameworks]
-    switches = {k: v for k, v in seeds.deterministic.items()}
+    switches = dict(seeds.deterministic)
     threads = {k: v for k, v in platform.env.items() if k.endswith("_NUM_THREADS")}
     loose = [
         f

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mlflow_repro.uvexport import requirement_lines
+from mlflow_repro.uvexport import PIN, marker_holds, marker_of, normalize, requirement_lines
 
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
 HASH = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})")
 
 
@@ -16,21 +15,6 @@ class Pin:
     version: str
     hashes: frozenset[str]
     marker: str = ""
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _applies(marker: str, environment: dict[str, str] | None) -> bool:
-    if not marker:
-        return True
-    from packaging.markers import InvalidMarker, Marker
-
-    try:
-        return bool(Marker(marker).evaluate(environment))
-    except (InvalidMarker, ValueError, KeyError):
-        return True
 
 
 def parse_requirements(text: str, environment: dict[str, str] | None = None) -> dict[str, Pin]:
@@ -46,10 +30,9 @@ def parse_requirements(text: str, environment: dict[str, str] | None = None) -> 
         match = PIN.match(line)
         if not match:
             continue
-        requirement = line.split(" --hash", 1)[0]
-        marker = requirement.split(";", 1)[1].strip() if ";" in requirement else ""
+        marker = marker_of(line)
         name = normalize(match.group(1))
         pin = Pin(match.group(2), frozenset(h.lower() for h in HASH.findall(line)), marker)
-        if _applies(marker, environment):
+        if marker_holds(marker, environment):
             found.setdefault(name, pin)
     return found

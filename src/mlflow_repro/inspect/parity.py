@@ -17,9 +17,10 @@ from pathlib import Path
 
 from mlflow_repro import process
 from mlflow_repro.errors import UsageError
-from mlflow_repro.inspect.packages import Pin, normalize, parse_requirements
+from mlflow_repro.inspect.packages import Pin, parse_requirements
 from mlflow_repro.inspect.records import ParityItem, ParityReport
 from mlflow_repro.inspect.runs import client_for, load_record, resolve
+from mlflow_repro.uvexport import normalize
 
 PROBE = r"""
 import json, platform, importlib.metadata as md
