@@ -109,3 +109,38 @@ def test_other_files_are_compared_by_their_bytes(tmp_path: Path) -> None:
 def test_a_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere"):
         model_files(tmp_path / "nowhere")
+
+
+def pt2_archive(path: Path, checkout: str, serialization_id: str, weight: bytes = b"W") -> Path:
+    """An exported program as torch writes it: stack traces name the source files' paths."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trace = f'File "{checkout}/src/job.py", line 6, in forward\n    return x - self.mean'
+    program = {
+        "graph_module": {
+            "graph": {"nodes": [{"target": "sub", "metadata": {"stack_trace": trace}}]}
+        },
+        "torch_version": "2.13.0",
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model/models/model.json", json.dumps(program))
+        archive.writestr("model/data/weights/weight_0", weight)
+        archive.writestr("model/.data/serialization_id", serialization_id)
+    return path
+
+
+def test_pt2_programs_from_other_checkouts_have_equal_content(tmp_path: Path) -> None:
+    """A replay exports from a fresh clone: other paths, another serialization id, same model."""
+    from mlflow_repro.modelfiles import NORMALISED
+
+    pt2_archive(tmp_path / "a" / "data" / "model.pt2", "/home/ana/project", "1208098156")
+    pt2_archive(tmp_path / "b" / "data" / "model.pt2", "/tmp/replay/workspace", "9655401")
+    [fa], [fb] = model_files(tmp_path / "a"), model_files(tmp_path / "b")
+    assert fa.canonical == fb.canonical == "pt2"
+    assert fa.sha256 != fb.sha256 and fa.content == fb.content
+    assert "stack traces" in NORMALISED["pt2"]
+    pt2_archive(tmp_path / "c" / "data" / "model.pt2", "/home/ana/project", "1", weight=b"X")
+    [fc] = model_files(tmp_path / "c")
+    assert fc.content != fa.content  # a weight changed: a different model
+    assert (
+        model_digest(tmp_path / "a") == model_digest(tmp_path / "b") != model_digest(tmp_path / "c")
+    )

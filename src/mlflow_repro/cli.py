@@ -60,6 +60,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         f"({verdict.metrics_compared} metrics, {verdict.params_compared} params, "
         f"{verdict.model_files_compared} model files compared)"
     )
+    for line in verdict.normalised:
+        print(f"  normalised: {line}")
     for line in verdict.tolerated:
         print(f"  within tolerance: {line}")
     for line in verdict.differences:

@@ -4,13 +4,17 @@ Two fits of the same model can give files that differ in bytes but not in conten
 - skops (`*.skops`, MLflow's default sklearn format) names its array members and `__id__`
   fields after Python object ids;
 - Keras (`*.keras`) writes object ids as `shared_object_id` and the save time as `date_saved`;
+- PyTorch's exported programs (`*.pt2`, MLflow's default pytorch format) write a random
+  `.data/serialization_id` and, in each node's `stack_trace`, the absolute paths of the source
+  files that built the model (the checkout's, the environment's): another directory, other bytes;
 - MLflow's `MLmodel` and `registered_model_meta` name the run, the model id, the registered
   version and the time: they describe the logging, not the model, and are left out.
 
-`content` renumbers the object ids in order of first appearance and drops `date_saved`, hashing
-the archive members (not the zip bytes, whose member timestamps are the save time). Every other
-file's content is its bytes. Equal `digest`s mean equal models; `sha256` says whether the bytes
-were equal too.
+`content` renumbers the object ids in order of first appearance and drops `date_saved`, the
+serialization id and the stack traces, hashing the archive members (not the zip bytes, whose
+member timestamps are the save time). Every other file's content is its bytes. Equal `digest`s
+mean equal models; `sha256` says whether the bytes were equal too, and `NORMALISED` names what
+was set aside for each kind (the replay verdict quotes it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,14 @@ LOGGING_METADATA = frozenset({"MLmodel", "registered_model_meta"})
 _SKOPS_IDS = re.compile(rb'"__id__": (\d+)|"file": "(\d+)\.npy"')
 _KERAS_IDS = re.compile(rb'"shared_object_id": (\d+)')
 _NPY_MEMBER = re.compile(r"^(\d+)\.npy$")
+_PT2_PROGRAM = re.compile(r"(^|/)models/[^/]+\.json$")
+
+# What `content` sets aside, by canonical kind: said in the replay verdict when bytes differ.
+NORMALISED = {
+    "skops": "object ids renumbered",
+    "keras": "object ids renumbered, save time dropped",
+    "pt2": "serialization id and stack traces (source file paths) dropped",
+}
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class ModelFile:
     size: int
     sha256: str  # of the bytes
     content: str  # sha256 of the canonical content (equal to sha256 where nothing is removed)
-    canonical: str  # "bytes", "skops", "keras" or "logging-metadata" (not part of the digest)
+    canonical: str  # "bytes", "skops", "keras", "pt2" or "logging-metadata" (not in the digest)
 
 
 def _renumber(text: bytes, pattern: re.Pattern[bytes], ids: dict[bytes, bytes]) -> bytes:
@@ -72,6 +84,13 @@ def _archive_content(path: Path, kind: str) -> str:
             if key is not None and key in ids:
                 name = ids[key].decode() + ".npy"
             canonical[name] = data
+    elif kind == "pt2":
+        for name, data in members.items():
+            if name.endswith(".data/serialization_id"):
+                continue  # random at each save
+            if _PT2_PROGRAM.search(name):
+                data = json.dumps(_without_stack_traces(json.loads(data)), sort_keys=True).encode()
+            canonical[name] = data
     else:  # keras
         for name, data in members.items():
             if name == "config.json":
@@ -87,10 +106,19 @@ def _archive_content(path: Path, kind: str) -> str:
     return digest.hexdigest()
 
 
+def _without_stack_traces(value: object) -> object:
+    """The exported program with every node's `stack_trace` (where the code was) removed."""
+    if isinstance(value, dict):
+        return {k: _without_stack_traces(v) for k, v in value.items() if k != "stack_trace"}
+    if isinstance(value, list):
+        return [_without_stack_traces(v) for v in value]
+    return value
+
+
 def _canonical_kind(path: Path) -> str:
     if path.name in LOGGING_METADATA:
         return "logging-metadata"
-    if path.suffix in {".skops", ".keras"} and zipfile.is_zipfile(path):
+    if path.suffix in {".skops", ".keras", ".pt2"} and zipfile.is_zipfile(path):
         return path.suffix[1:]
     return "bytes"
 
@@ -104,7 +132,7 @@ def model_files(directory: str | Path) -> list[ModelFile]:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         raw = hashlib.sha256(path.read_bytes()).hexdigest()
         kind = _canonical_kind(path)
-        content = _archive_content(path, kind) if kind in {"skops", "keras"} else raw
+        content = _archive_content(path, kind) if kind in NORMALISED else raw
         found.append(
             ModelFile(
                 path=path.relative_to(root).as_posix(),

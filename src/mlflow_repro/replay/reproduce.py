@@ -167,6 +167,7 @@ def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
         f"{verdict.model_files_compared} model files compared)\n\n"
         + "".join(f"- differs: {d}\n" for d in verdict.differences[:50])
         + "".join(f"- within tolerance: {d}\n" for d in verdict.tolerated[:50])
+        + "".join(f"- normalised: {d}\n" for d in verdict.normalised[:50])
         + f"\nRebuilt in a fresh clone from {rebuilt}. Why they differ: "
         f"`mlflow-repro diff {original} {new}`."
     )

@@ -17,6 +17,8 @@ class Verdict:
     model_files_compared: int = 0
     differences: list[str] = field(default_factory=list)
     tolerated: list[str] = field(default_factory=list)  # metric deltas within the tolerance
+    # model files equal in content, not in bytes, and what was set aside to compare them
+    normalised: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

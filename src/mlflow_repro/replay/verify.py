@@ -6,7 +6,7 @@ import math
 import tempfile
 from typing import Any
 
-from mlflow_repro.modelfiles import ModelFile, model_files
+from mlflow_repro.modelfiles import NORMALISED, ModelFile, model_files
 from mlflow_repro.replay.result import DIFFERENT, IDENTICAL, WITHIN_TOLERANCE, Verdict
 
 
@@ -60,7 +60,7 @@ def compare_runs(
         if old_params.get(key) != new_params.get(key):
             differences.append(f"param {key}: {old_params.get(key)!r} -> {new_params.get(key)!r}")
     old_models, new_models = _models(client, original), _models(client, new)
-    compared = 0
+    compared, normalised = 0, []
     for name in sorted(set(old_models) | set(new_models)):
         if name not in old_models or name not in new_models:
             where = "original" if name in old_models else "new"
@@ -82,6 +82,11 @@ def compare_runs(
                         f"model {name}: {path} sha256 {a[path].content[:16]} -> "
                         f"{b[path].content[:16]}"
                     )
+                elif a[path].sha256 != b[path].sha256:
+                    normalised.append(
+                        f"model {name}: {path}: bytes differ, content equal "
+                        f"({NORMALISED.get(either.canonical, either.canonical)})"
+                    )
     verdict = DIFFERENT if differences else (WITHIN_TOLERANCE if tolerated else IDENTICAL)
     return Verdict(
         verdict=verdict,
@@ -90,4 +95,5 @@ def compare_runs(
         model_files_compared=compared,
         differences=differences,
         tolerated=tolerated,
+        normalised=normalised,
     )
