@@ -7,8 +7,6 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 export MLFLOW_TRACKING_URI := env("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
 
 conf := "confs/training.yaml"
-# the optional frameworks, as pinned in pyproject.toml's dependency groups `torch` and `tensorflow`
-frameworks := "torch==2.13.0 tensorflow-cpu==2.21.0"
 experiment := "mlflow-repro"
 env_manager := "uv"
 
@@ -16,7 +14,8 @@ env_manager := "uv"
 default:
     @just --list
 
-# --inexact: keeps what `install-frameworks` added with pip; `just clean-all` starts afresh.
+# --inexact: keeps the framework groups `install-frameworks` (or a job) added; `just clean-all`
+# starts afresh.
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, as on the CI machines here, Python
 # would otherwise compile mlflow again in every process: `import mlflow` 7.9 s -> 2.1 s measured.
 # Only this long-lived environment: for a throwaway one, compiling all of it costs more than
@@ -27,13 +26,16 @@ default:
 install:
     uv sync --frozen --inexact --compile-bytecode
 
-# pip, not uv: uv would fetch torch's CUDA build, several GB; elsewhere set
-# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU build.
+# The builds uv.lock names, hash-checked: on Linux PyTorch's CUDA build from PyPI (the NVIDIA
+# libraries are its dependencies), TensorFlow's CPU package. A job whose config needs a framework
+# installs its group the same way into whatever environment it runs in (repro_template/jobs/
+# prerequisites.py); this recipe does it for .venv ahead of time.
 
-# add PyTorch and TensorFlow (CPU builds; groups torch and tensorflow) to .venv with pip
+# add PyTorch and TensorFlow to .venv from uv.lock (groups torch and tensorflow; ~3.8 GB download)
 [group('install')]
 install-frameworks: install
-    python3 -m pip --python .venv/bin/python install --quiet --disable-pip-version-check {{frameworks}}
+    @echo "installing PyTorch 2.13.0 and TensorFlow 2.21.0 from uv.lock (first time on Linux: about 3.8 GB to download, 6.6 GB installed)"
+    uv sync --frozen --inexact --compile-bytecode --group torch --group tensorflow
 
 # bring the DVC-tracked data into the workspace: pull from the remote, else rebuild it
 [group('install')]
@@ -43,7 +45,7 @@ data: install
     uv run --frozen dvc push --quiet
 
 # train through `mlflow run`: `just train [CONF] [ENV_MANAGER]`, positional, e.g.
-# `just train confs/training-torch.yaml local` (ENV_MANAGER: uv, local or virtualenv)
+# `just train confs/training-torch.yaml` (ENV_MANAGER: uv, local or virtualenv)
 [group('run')]
 train conf=conf env_manager=env_manager: data
     uv run --frozen mlflow run --experiment-name {{experiment}} --env-manager {{env_manager}} -P conf_file={{conf}} .

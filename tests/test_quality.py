@@ -32,15 +32,22 @@ def test_uv_lock_is_consistent_with_pyproject() -> None:
     run(["uv", "lock", "--check", "--offline"], cwd=REPO_ROOT)
 
 
-def test_install_frameworks_pins_what_the_framework_groups_pin() -> None:
-    """`just install-frameworks` installs with pip exactly the pins of the torch and tensorflow
-    dependency groups."""
+def test_frameworks_come_from_the_lock_groups_the_jobs_name() -> None:
+    """`just install-frameworks` and a job's own install both take the frameworks from uv.lock's
+    dependency groups (uv, hash-checked, --frozen), never pip beside the lock; every group a job
+    names is a group of pyproject.toml and is locked."""
     import re
     import tomllib
 
-    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
-    pinned = sorted(req for group in ("torch", "tensorflow") for req in extras[group])
-    justfile = (REPO_ROOT / "justfile").read_text()
-    match = re.search(r'^frameworks := "([^"]+)"', justfile, re.MULTILINE)
-    assert match, 'justfile must define frameworks := "..."'
-    assert sorted(match.group(1).split()) == pinned
+    from repro_template.jobs.prerequisites import FRAMEWORKS
+
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    named = {group for _, group, _, _ in FRAMEWORKS.values()}
+    assert named == {"torch", "tensorflow"} and named <= set(groups)
+    lock = (REPO_ROOT / "uv.lock").read_text()
+    for group in named:
+        assert re.search(rf"^{group} = \[\{{ name = ", lock, re.MULTILINE), group
+    recipe = (REPO_ROOT / "justfile").read_text().split("install-frameworks: install", 1)[1]
+    recipe = recipe.split("\n\n", 1)[0]
+    assert "uv sync --frozen" in recipe and "pip" not in recipe
+    assert sorted(re.findall(r"--group (\S+)", recipe)) == sorted(named)

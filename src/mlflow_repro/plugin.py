@@ -84,9 +84,10 @@ class ReproRunContext:
     """
 
     def __init__(self) -> None:
-        from mlflow_repro import replayguard
+        from mlflow_repro import launchguard, replayguard
 
         replayguard.install()  # only in a process replay started
+        launchguard.install()  # only in a process running `mlflow run`
         try:
             if os.environ.get("MLFLOW_RUN_ID"):
                 from mlflow_repro import resumed

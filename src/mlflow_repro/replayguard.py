@@ -56,48 +56,13 @@ def _wrap(module: Any) -> None:
     module._register_model = _register_model
 
 
-class _WrapAfterLoad:
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: Any) -> Any:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self._loader.exec_module(module)
-        try:
-            _wrap(module)
-        except Exception as exc:  # never break the user's import
-            print(f"mlflow-repro: registration guard not installed: {exc}", file=sys.stderr)
-
-    def __getattr__(self, item: str) -> Any:
-        return getattr(self._loader, item)
-
-
-class _Finder:
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None:
-                    spec.loader = _WrapAfterLoad(spec.loader)  # type: ignore[assignment]
-                return spec
-        return None
-
-
 def install() -> None:
     """Hold registration back in this process when replay started it (never raises)."""
     if not os.environ.get(REPLAY_OF_VAR):
         return
     try:
-        module = sys.modules.get(MODULE)
-        if module is not None:
-            _wrap(module)
-        elif not any(isinstance(f, _Finder) for f in sys.meta_path):
-            sys.meta_path.insert(0, _Finder())
+        from mlflow_repro.importhook import after_import
+
+        after_import(MODULE, _wrap)
     except Exception as exc:
         print(f"mlflow-repro: registration guard not installed: {exc}", file=sys.stderr)

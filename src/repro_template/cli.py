@@ -14,10 +14,16 @@ from mlflow_repro import ReproError
 
 def _train(args: argparse.Namespace) -> int:
     from repro_template.jobs.configs import load_config
-    from repro_template.jobs.training import run_training
+    from repro_template.jobs.prerequisites import ensure_data, ensure_framework
 
     # Validate before importing mlflow or touching the tracking store: a bad config leaves no run.
     config = load_config(args.conf_file)
+    # The framework (from uv.lock) and the data (from DVC) in place before `import mlflow`, where
+    # the plugin's capture of a run `mlflow run` started reads the environment and the data.
+    ensure_framework(config.job.model, args.conf_file)
+    ensure_data(config.job.data.path)
+    from repro_template.jobs.training import run_training
+
     result = run_training(config.job, args.conf_file)
     print(
         f"run {result.run_id} finished: "

@@ -9,10 +9,12 @@ import platform
 import re
 import sys
 import sysconfig
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mlflow_repro.capture.staging import Staging
+from mlflow_repro.installed import installed_distributions
 from mlflow_repro.manifest import Drift, Environment, InstalledWheel
 from mlflow_repro.process import run
 from mlflow_repro.uvexport import (
@@ -37,22 +39,6 @@ def find_lock(start: Path, stop: Path | None) -> Path | None:
         if stop is not None and folder == stop.resolve():
             return None
     return None
-
-
-def installed_distributions() -> dict[str, str]:
-    """Name -> version of every distribution on sys.path, from dist-info folder names only."""
-    found: dict[str, str] = {}
-    for entry in sys.path:
-        folder = Path(entry or ".")
-        try:
-            names = [p.name for p in folder.iterdir() if p.name.endswith(".dist-info")]
-        except OSError:
-            continue
-        for name in names:
-            stem = name[: -len(".dist-info")]
-            dist, _, version = stem.partition("-")
-            found.setdefault(normalize(dist), version)
-    return found
 
 
 def _archive_sha256(direct_url: dict[str, Any]) -> tuple[str | None, str]:
@@ -213,11 +199,41 @@ def _python(**fields: Any) -> Environment:
     )
 
 
-def export_lock(lock: Path) -> tuple[list[str] | None, str | None]:
-    """The lock's requirements, one line each with their hashes, via `uv export` (no network)."""
+_GROUP_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)")
+
+
+def installed_groups(project: Path, installed: dict[str, str]) -> list[str]:
+    """The optional dependency groups of `project/pyproject.toml` this environment holds: those
+    beyond uv's default groups (and never `dev`) whose every requirement is installed. A job that
+    installed PyTorch from the lock (`uv sync --group torch`) ran with the `torch` group: its
+    locked requirements must name torch and its NVIDIA wheels, with their hashes."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    groups = data.get("dependency-groups") or {}
+    defaults = ((data.get("tool") or {}).get("uv") or {}).get("default-groups", ["dev"])
+    if defaults == "all" or not isinstance(groups, dict):
+        return []
+    found = []
+    for group, entries in sorted(groups.items()):
+        if group in defaults or group == "dev" or not isinstance(entries, list):
+            continue
+        names = [m.group(1) for e in entries if isinstance(e, str) and (m := _GROUP_NAME.match(e))]
+        if names and all(normalize(n) in installed for n in names):
+            found.append(group)
+    return found
+
+
+def export_lock(lock: Path, groups: Sequence[str] = ()) -> tuple[list[str] | None, str | None]:
+    """The lock's requirements, one line each with their hashes, via `uv export` (no network);
+    the default groups and `groups`."""
     if uv_binary() is None:
         return None, "uv not found: cannot export uv.lock (install uv: pip install uv)"
-    done = run(export_command("--offline"), cwd=lock.parent, timeout=10)
+    extra = [arg for group in groups for arg in ("--group", group)]
+    done = run(export_command("--offline", *extra), cwd=lock.parent, timeout=10)
     if not done.ok:
         return None, f"uv export of {lock} failed: {done.error}"
     return requirement_lines(done.stdout.decode()), None
@@ -230,8 +246,10 @@ def collect_environment(
     installed = installed_distributions()
     lock = find_lock(start, repo_root)
     lines: list[str] | None = None
+    groups: list[str] = []
     if lock is not None:
-        lines, error = export_lock(lock)
+        groups = installed_groups(lock.parent, installed)
+        lines, error = export_lock(lock, groups)
         if error:
             errors.append(error)
     if lines is not None and lock is not None:
@@ -246,6 +264,7 @@ def collect_environment(
             lock_file_sha256=hashlib.sha256(lock.read_bytes()).hexdigest(),
             requirements=payload,
             requirement_count=len(lines),
+            groups=groups,
             drift=_drift(_pins(lines), installed),
             unlocked=_unlocked(lines, installed, lock),
         ), errors

@@ -110,6 +110,9 @@ class Environment:
     lock_file_sha256: str | None = None
     requirements: Payload | None = None
     requirement_count: int = 0
+    # optional dependency groups of uv.lock (beyond the default ones) that the environment holds,
+    # exported with them: PyTorch or TensorFlow installed from the lock (`uv sync --group torch`)
+    groups: list[str] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
     # installed beside the lock (pip-installed frameworks, dev tools): name -> version
     unlocked: dict[str, str] = field(default_factory=dict)

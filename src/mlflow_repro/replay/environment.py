@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 from mlflow_repro.errors import ReplayError
@@ -38,3 +39,64 @@ def check_environment(manifest: Manifest, workspace: Path, run_id: str) -> None:
                 step=STEP,
                 hint=f"install it (`uv python install {version}`) and replay again",
             )
+
+
+def _recorded_pins(manifest: Manifest, payloads: Path) -> dict[str, str]:
+    """Name -> the version the run had: the recorded lock's pin for this platform, or what was
+    installed where that differed from the lock (drift)."""
+    from mlflow_repro.uvexport import PIN, marker_holds, marker_of, normalize, requirement_lines
+
+    env = manifest.environment
+    pins: dict[str, str] = {}
+    if env.requirements is not None and env.lock_strength == "hashes":
+        path = payloads / env.requirements.path
+        text = path.read_text("utf-8") if path.is_file() else ""
+        for line in requirement_lines(text):
+            match = PIN.match(line)
+            if match and marker_holds(marker_of(line)):
+                pins[normalize(match.group(1))] = match.group(2)
+    pins.update({d.name: d.installed for d in env.drift if d.installed})
+    return pins
+
+
+def check_builds(manifest: Manifest, payloads: Path, env_manager: str, run_id: str) -> None:
+    """The re-run gets the builds the run used, or a ReplayError naming both: never a silent
+    re-resolve. With uv or virtualenv the environment is rebuilt from the recorded lock, so a
+    package that had drifted from the lock (a pip-installed CPU build of torch beside a lock that
+    names the CUDA build, say) would come back as another build; with `local` the re-run uses
+    this interpreter's packages, which must be the recorded ones."""
+    env = manifest.environment
+    if env_manager == "local":
+        from mlflow_repro.installed import installed_distributions
+
+        here = installed_distributions()
+        pairs = [
+            (name, used, here[name])
+            for name, used in sorted(_recorded_pins(manifest, payloads).items())
+            if name in here and here[name] != used
+        ]
+        where = f"this environment ({sys.prefix}) has"
+        fix = (
+            "replay in an environment that holds the run's builds, or let replay rebuild the "
+            "recorded lock (--env-manager uv)"
+        )
+    else:
+        pairs = [(d.name, d.installed or "?", d.locked or "?") for d in env.drift]
+        where = f"the environment {env_manager} rebuilds from the recorded lock would install"
+        fix = (
+            "the run's environment was not its lock: lock the build it used (uv.lock; for a "
+            "PyTorch variant an index in [tool.uv.sources]) and train again, or replay in an "
+            "environment that holds it with --env-manager local"
+        )
+    if not pairs:
+        return
+    named = "; ".join(
+        f"{name}: the run used {used}, {where} {other}" for name, used, other in pairs
+    )
+    raise ReplayError(
+        f"the re-run would not get the builds the run used ({named})",
+        run_id=run_id,
+        step=STEP,
+        value=", ".join(f"{name}=={used}" for name, used, _ in pairs),
+        hint=fix,
+    )

@@ -75,6 +75,17 @@ def launch_project(
     import mlflow.projects
     from mlflow.exceptions import ExecutionException
 
+    from mlflow_repro.launchguard import problem
+
+    cannot = problem(str(directory), env_manager)
+    if cannot:
+        raise ReplayError(
+            cannot.replace("Nothing was started and no run was created. ", ""),
+            run_id=run_id,
+            step="run",
+            value=env_manager,
+            hint="replay again with --env-manager uv; nothing was started",
+        )
     try:
         submitted = mlflow.projects.run(
             str(directory),

@@ -45,7 +45,7 @@ def reproduce(
     from mlflow.tracking import MlflowClient
 
     from mlflow_repro.replay.data import restore_data
-    from mlflow_repro.replay.environment import check_environment
+    from mlflow_repro.replay.environment import check_builds, check_environment
     from mlflow_repro.replay.launch import describe, launch, plan_launch
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
@@ -104,6 +104,13 @@ def reproduce(
         )
         for note in plan.notes:
             progress.note(note)
+        check_builds(manifest, original.payloads, plan.env_manager, run_id)
+        if manifest.environment.unlocked and plan.env_manager != "local":
+            progress.note(
+                "warning: installed beside the lock when the run was made, not in the rebuilt "
+                "environment: "
+                + ", ".join(f"{k}=={v}" for k, v in manifest.environment.unlocked.items())
+            )
         if log is not None:
             progress.note(f"output of the re-run: {log}")
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from typing import Any
 
@@ -12,20 +13,35 @@ from mlflow_repro.replay.result import DIFFERENT, IDENTICAL, WITHIN_TOLERANCE, V
 
 def _models(client: Any, run: Any) -> dict[str, dict[str, ModelFile]]:
     """The run's logged models (by name), each as its files' hashes."""
-    import mlflow
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
     found = client.search_logged_models(
         experiment_ids=[run.info.experiment_id],
         filter_string=f"source_run_id = '{run.info.run_id}'",
     )
     out: dict[str, dict[str, ModelFile]] = {}
-    for model in found:
-        with tempfile.TemporaryDirectory(prefix="mlflow-repro-verify-") as tmp:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=model.artifact_location, dst_path=tmp, tracking_uri=client.tracking_uri
-            )
-            out[model.name] = {f.path: f for f in model_files(local)}
+    # MLflow's per-download progress bars are noise between the replay's steps and its verdict.
+    bars = os.environ.get(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
+    os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"
+    try:
+        for model in found:
+            out[model.name] = _model_files(client, model)
+    finally:
+        if bars is None:
+            os.environ.pop(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name, None)
+        else:
+            os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = bars
     return out
+
+
+def _model_files(client: Any, model: Any) -> dict[str, ModelFile]:
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="mlflow-repro-verify-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=model.artifact_location, dst_path=tmp, tracking_uri=client.tracking_uri
+        )
+        return {f.path: f for f in model_files(local)}
 
 
 def _compare_metrics(

@@ -4,8 +4,8 @@ Both standardise the features inside the model (so the logged model takes the ra
 return a `Fitted`: scores for the positive class and a function that logs the model with MLflow's
 flavour. The job seeds (`seed_everything(seed, deterministic=...)`) before the run starts, so
 that the manifest records that seed; a framework imported afterwards is seeded as it loads.
-PyTorch and TensorFlow are optional dependency groups; a missing one is a clear error before the
-run starts.
+PyTorch and TensorFlow are optional dependency groups of uv.lock; the command line installs a
+missing one from the lock before the run starts (`prerequisites.ensure_framework`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 
 from repro_template.errors import ConfigError
 from repro_template.jobs.configs import KerasMLPModel, TorchMLPModel
-
-_EXTRA = {"TorchMLP": ("torch", "torch"), "KerasMLP": ("tensorflow", "tensorflow")}
+from repro_template.jobs.prerequisites import FRAMEWORKS
 
 
 @dataclass(frozen=True)
@@ -33,18 +32,18 @@ class Fitted:
 
 
 def require_framework(model: Any, conf_file: str) -> None:
-    """Fail before any run is touched when the config's framework is not installed."""
-    if model.KIND not in _EXTRA:
+    """Fail before any run is touched when the config's framework is not installed (the command
+    line installs it from uv.lock first: `prerequisites.ensure_framework`)."""
+    if model.KIND not in FRAMEWORKS:
         return
-    module, extra = _EXTRA[model.KIND]
+    module, group, _, _ = FRAMEWORKS[model.KIND]
     if importlib.util.find_spec(module) is None:
         raise ConfigError(
             conf_file,
             [
                 f"job.model.KIND: {model.KIND} needs {module}, which is not installed for "
-                f"{sys.executable}. Install the optional frameworks with `just install-frameworks`"
-                f" (dependency group '{extra}'), then run with the local environment: "
-                f"`just train {conf_file} local`"
+                f"{sys.executable}. Install it from uv.lock with `just install-frameworks` "
+                f"(dependency group '{group}'), then run `just train {conf_file} local`"
             ],
         )
 
