@@ -6,6 +6,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import pytest
+
 from mlflow_repro.capture.environment import (
     _drift,
     _pins,
@@ -63,3 +65,55 @@ def test_installed_distributions_sees_this_environment() -> None:
     import mlflow
 
     assert found["mlflow"] == mlflow.__version__
+
+
+GROUPS_PYPROJECT = """
+[project]
+name = "p"
+version = "0"
+[dependency-groups]
+dev = ["pytest>=8"]
+template = ["numpy>=2"]
+torch = ["torch==2.13.0"]
+tensorflow = ["tensorflow-cpu==2.21.0", "keras>=3"]
+docs = [{include-group = "template"}]
+[tool.uv]
+default-groups = ["template", "dev"]
+"""
+
+
+def test_an_optional_group_is_exported_when_the_environment_holds_all_of_it(
+    tmp_path: Path,
+) -> None:
+    """PyTorch installed from the lock's `torch` group: the run's lock export must name it."""
+    from mlflow_repro.capture.environment import installed_groups
+
+    (tmp_path / "pyproject.toml").write_text(GROUPS_PYPROJECT)
+    installed = {"numpy": "2.4.6", "pytest": "8.0", "torch": "2.13.0", "keras": "3.1"}
+    # default groups are exported anyway, dev never; tensorflow lacks tensorflow-cpu
+    assert installed_groups(tmp_path, installed) == ["torch"]
+    installed["tensorflow-cpu"] = "2.21.0"
+    assert installed_groups(tmp_path, installed) == ["tensorflow", "torch"]
+    assert installed_groups(tmp_path, {"numpy": "2"}) == []
+    (tmp_path / "pyproject.toml").write_text("not toml [")
+    assert installed_groups(tmp_path, installed) == []
+
+
+def test_the_export_of_a_held_group_names_its_wheels_with_hashes(
+    tmp_path: Path, staging: Staging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template's own lock: with torch held, torch and its NVIDIA wheels are exported
+    hash-pinned (the group is recorded), and nothing is left unlocked."""
+    from mlflow_repro.capture import environment
+
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO_ROOT / name, tmp_path / name)
+    held = dict(installed_distributions(), torch="2.13.0")
+    monkeypatch.setattr(environment, "installed_distributions", lambda: held)
+    env, errors = collect_environment(tmp_path, tmp_path, staging)
+    assert errors == [] and "torch" in env.groups
+    lines = (staging.root / "requirements.lock.txt").read_text().splitlines()
+    [torch] = [line for line in lines if line.startswith("torch==")]
+    assert torch.startswith("torch==2.13.0 ") and "--hash=sha256:" in torch
+    assert any(line.startswith("nvidia-cublas") and "--hash=" in line for line in lines)
+    assert "torch" not in env.unlocked

@@ -10,7 +10,6 @@ training still train their own.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -31,7 +30,8 @@ class Trained:
 
     root: Path
     uri: str
-    uv_run: str  # `mlflow run --env-manager uv -P conf_file=confs/training.yaml .`
+    uv_run: str  # `mlflow run --env-manager uv -P conf_file=confs/training.yaml .`, the first
+    uv_run_output: str  # what it printed: it brought the clone's data from DVC itself
     local_run: str  # the same with --env-manager local
     local_run_again: str  # and once more, for repeatability checks
 
@@ -44,12 +44,24 @@ class Trained:
         return self.client().get_run(run_id)
 
 
+def train_with_output(
+    root: Path,
+    uri: str,
+    env_manager: str,
+    experiment: str = EXPERIMENT,
+    conf: str = "confs/training.yaml",
+    **env: str,
+) -> tuple[str, str]:
+    """`mlflow run` of the template's main entry point: the run id MLflow printed, and stderr."""
+    cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", experiment]
+    cmd += ["--env-manager", env_manager, "-P", f"conf_file={conf}", "."]
+    done = run(cmd, cwd=root, env=venv_env(MLFLOW_TRACKING_URI=uri, **env))
+    return done.stderr.split("Run (ID '")[-1].split("'")[0], done.stderr
+
+
 def train(root: Path, uri: str, env_manager: str, experiment: str = EXPERIMENT, **env: str) -> str:
     """`mlflow run` of the template's main entry point; returns the run id MLflow printed."""
-    cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", experiment]
-    cmd += ["--env-manager", env_manager, "-P", "conf_file=confs/training.yaml", "."]
-    done = run(cmd, cwd=root, env=venv_env(MLFLOW_TRACKING_URI=uri, **env))
-    return done.stderr.split("Run (ID '")[-1].split("'")[0]
+    return train_with_output(root, uri, env_manager, experiment, **env)[0]
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +76,15 @@ def trained(
         mp.setenv("GIT_CONFIG_GLOBAL", str(config))
         mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
         run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=base)
-        shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
-        # As after `just data`: the table is in the clone's DVC cache too (audit finds it there,
-        # replay restores it from there).
-        run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=root)
         uri = f"sqlite:///{base / 'mlflow.db'}"
+        # A fresh clone has no data: the first run brings it from DVC (its remote is empty, so
+        # the stage rebuilds it into the clone's DVC cache too, where audit and replay find it).
+        uv_run, uv_run_output = train_with_output(root, uri, "uv")
         yield Trained(
             root=root,
             uri=uri,
-            uv_run=train(root, uri, "uv"),
+            uv_run=uv_run,
+            uv_run_output=uv_run_output,
             local_run=train(root, uri, "local"),
             local_run_again=train(root, uri, "local"),
         )

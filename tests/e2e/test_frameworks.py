@@ -1,16 +1,20 @@
-"""Seeded template runs are bit-for-bit repeatable with scikit-learn, PyTorch and TensorFlow.
+"""PyTorch and TensorFlow runs come from uv.lock and replay identical from a fresh clone.
 
-Each framework's conf runs twice through `mlflow run`; the metrics must be equal as floats and the
-logged model files equal hash by hash (raw bytes, or content where the format writes object ids
-or save times; see mlflow_repro.modelfiles). scikit-learn uses the session's shared runs.
-PyTorch and TensorFlow come from the framework dependency groups
-(`just install-frameworks`); `just test` sets MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 so that a missing
-framework fails there instead of skipping.
+Each framework's conf is trained through `mlflow run` with the template's default environment
+manager, uv: MLflow builds its environment from uv.lock's default groups and the job installs its
+framework's group from the same lock, hash-checked (repro_template/jobs/prerequisites.py). The run
+is then replayed by `mlflow-repro reproduce` from another directory, in a fresh clone: metrics
+equal as floats, model files equal hash by hash (raw bytes, or content where the format writes
+object ids, save times or source paths: mlflow_repro.modelfiles; the verdict names those).
+scikit-learn is covered the same way by tests/e2e/test_replay.py; here its two shared local runs
+are compared file by file. `just test` sets MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 so that frameworks
+missing from uv's cache fail there instead of skipping.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,18 +23,28 @@ import pytest
 
 from mlflow_repro import model_digest
 from mlflow_repro.modelfiles import ModelFile, model_files
-from tests.conftest import mlflow_run, require
-from tests.e2e.conftest import Trained
+from tests.conftest import Repo, require, run, venv_env
+from tests.e2e.conftest import Trained, train_with_output
 
 pytestmark = pytest.mark.e2e
 
-CONFS = {
-    "sklearn": ("confs/training.yaml", None, "mlflow-repro-classifier"),
-    "torch": ("confs/training-torch.yaml", "torch", "mlflow-repro-torch-classifier"),
-    "tensorflow": ("confs/training-tensorflow.yaml", "tensorflow", "mlflow-repro-keras-classifier"),
+FRAMEWORKS = {
+    # conf, module, registered model, distribution the lock pins, file normalised by content
+    "torch": (
+        "confs/training-torch.yaml",
+        "torch",
+        "mlflow-repro-torch-classifier",
+        "torch==2.13.0",
+        "data/model.pt2",
+    ),
+    "tensorflow": (
+        "confs/training-tensorflow.yaml",
+        "tensorflow",
+        "mlflow-repro-keras-classifier",
+        "tensorflow-cpu==2.21.0",
+        "data/model.keras",
+    ),
 }
-# Files whose bytes may differ between equal models, and why (their content must not).
-NOISY = {"model.skops": "skops object ids", "data/model.keras": "keras object ids, save time"}
 
 
 def logged_files(uri: str, model_uri: str) -> dict[str, ModelFile]:
@@ -45,116 +59,132 @@ def logged_files(uri: str, model_uri: str) -> dict[str, ModelFile]:
         mlflow.set_tracking_uri(None)
 
 
-def two_runs(
-    framework: str, template_with_data: Path, tmp_path: Path, request: pytest.FixtureRequest
-) -> tuple[str, Any, Any]:
-    """Two FINISHED runs of the framework's conf: for scikit-learn the session's shared ones."""
-    from mlflow.tracking import MlflowClient
-
-    conf, _, _ = CONFS[framework]
-    if framework == "sklearn":
-        trained: Trained = request.getfixturevalue("trained")
-        client = MlflowClient(tracking_uri=trained.uri)
-        return trained.uri, *(
-            client.get_run(r) for r in (trained.local_run, trained.local_run_again)
-        )
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow_run(template_with_data, uri, conf, experiment="frameworks")
-    mlflow_run(template_with_data, uri, conf, experiment="frameworks")
-    client = MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name("frameworks").experiment_id
-    first, second = client.search_runs([experiment], order_by=["start_time"])
-    return uri, first, second
+def artifact(client: Any, run_id: str, path: str, into: Path) -> str:
+    return Path(client.download_artifacts(run_id, path, str(into))).read_text()
 
 
-def registered_version(uri: str, registered: str, run_id: str) -> str:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    [version] = [
-        v for v in client.search_model_versions(f"name='{registered}'") if v.run_id == run_id
-    ]
-    return str(version.version)
-
-
-def probabilities(uri: str, model_uri: str, table: Path) -> Any:
-    import mlflow
-    import pandas as pd
-
-    mlflow.set_tracking_uri(uri)
-    try:
-        model = mlflow.sklearn.load_model(model_uri)
-    finally:
-        mlflow.set_tracking_uri(None)
-    return model.predict_proba(pd.read_csv(table).drop(columns=["target"]))
-
-
-@pytest.mark.parametrize("framework", list(CONFS))
-def test_two_runs_give_identical_metrics_and_model_files(
-    framework: str, template_with_data: Path, tmp_path: Path, request: pytest.FixtureRequest
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+def test_a_framework_run_is_locked_with_hashes_and_replays_identical_from_a_fresh_clone(
+    framework: str, trained: Trained, tmp_path: Path
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    _, module, registered = CONFS[framework]
+    conf, module, registered, pin, normalised = FRAMEWORKS[framework]
     require(module)
-    uri, first, second = two_runs(framework, template_with_data, tmp_path, request)
+    uri = f"sqlite:///{tmp_path / 'frameworks.db'}"
+    original, _ = train_with_output(trained.root, uri, "uv", "frameworks", conf)
     client = MlflowClient(tracking_uri=uri)
-    assert first.info.status == second.info.status == "FINISHED"
-    assert first.info.run_id != second.info.run_id
-    assert "test_log_loss" in first.data.metrics
-    assert first.data.metrics == second.data.metrics  # exact float equality, value by value
+    first = client.get_run(original)
+    assert first.info.status == "FINISHED" and first.data.tags["mlflow.project.env"] == "uv"
 
-    versions = [registered_version(uri, registered, r.info.run_id) for r in (first, second)]
-    a, b = (logged_files(uri, f"models:/{registered}/{v}") for v in versions)
-    assert set(a) == set(b) and any(f.canonical == "bytes" for f in a.values())
-    for path, file in a.items():
-        if file.canonical == "logging-metadata":
-            continue  # run id, model id, time, registered version
-        assert file.content == b[path].content, path
-        if path not in NOISY:
-            assert file.sha256 == b[path].sha256, path  # the very same bytes
-    digest = model_digest(list(a.values()))
-    assert first.data.tags["model.digest"] == second.data.tags["model.digest"] == digest
-
-    # The manifest names the seed the job set and, for the MLPs, the deterministic switches.
-    manifest = json.loads(
-        Path(
-            client.download_artifacts(first.info.run_id, "repro/manifest.json", str(tmp_path))
-        ).read_text()
-    )
-    if module is None:
-        # The logged models, loaded back, answer identically on every row (the skops files
-        # themselves differ: they name their members after object ids).
-        table = template_with_data / "data" / "breast_cancer.csv"
-        p, q = (probabilities(uri, f"models:/{registered}/{v}", table) for v in versions)
-        assert p.shape[0] > 500 and (p == q).all()
-        return
+    # The framework came from uv.lock: its group is recorded and exported with its hashes.
+    manifest = json.loads(artifact(client, original, "repro/manifest.json", tmp_path / "m"))
+    env = manifest["environment"]
+    # (MLflow's uv environment is shared by every run of this lock: after the torch run it holds
+    # the torch group too, and the TensorFlow run records that it did.)
+    assert framework in env["groups"] and env["unlocked"] == {} and env["drift"] == []
+    locked = artifact(client, original, "repro/requirements.lock.txt", tmp_path / "r")
+    [line] = [x for x in locked.splitlines() if x.startswith(pin.split("==")[0] + "==")]
+    assert line.startswith(pin + " ") and line.count("--hash=sha256:") >= 1
+    if framework == "torch":  # the CUDA build's NVIDIA wheels are the lock's too
+        assert any(
+            x.startswith("nvidia-cudnn-cu13==") and "--hash=" in x for x in locked.split("\n")
+        )
+        build = manifest["gpu"]["frameworks"]["torch"]["version"]
+        assert build.startswith("2.13.0+"), build  # the build itself: +cu130 (PyPI) or +cpu
+    assert first.data.tags["repro.status"] == "reproducible"
     assert manifest["seeds"]["seed"] == 42
     assert manifest["seeds"]["source"] == "seed_everything:argument"
-    assert module in manifest["seeds"]["seeded"]
     switch = "torch.deterministic_algorithms" if module == "torch" else "tensorflow.op_determinism"
     assert manifest["seeds"]["deterministic"][switch] == "True"
-    assert first.data.tags["repro.seed"] == "42"
-    # Installed with pip beside the lock: recorded with its exact version.
-    installed = "torch" if module == "torch" else "tensorflow-cpu"
-    assert manifest["environment"]["unlocked"][installed].startswith(
-        "2.13.0" if module == "torch" else "2.21.0"
+
+    # Replayed from another directory: a fresh clone, the recorded manager, the same wheels.
+    elsewhere = tmp_path / "auditor"
+    elsewhere.mkdir()
+    cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", original, "--json"]
+    done = run(cmd, cwd=elsewhere, env=venv_env(MLFLOW_TRACKING_URI=uri))
+    result = json.loads(done.stdout)
+    verdict = result["verdict"]
+    assert verdict["verdict"] == "identical", verdict["differences"]
+    assert verdict["metrics_compared"] == 5 and verdict["model_files_compared"] >= 5
+    assert not Path(result["workspace"]).is_relative_to(trained.root)
+    assert any(normalised in n for n in verdict["normalised"]), verdict["normalised"]
+    new = client.get_run(result["new_run_id"])
+    assert new.data.metrics == first.data.metrics  # exact float equality, value by value
+    assert new.data.tags["model.digest"] == first.data.tags["model.digest"]
+    replay_env = json.loads(
+        artifact(client, new.info.run_id, "repro/manifest.json", tmp_path / "n")
+    )["environment"]
+    assert replay_env["groups"] == env["groups"] and replay_env["drift"] == []
+    assert artifact(client, new.info.run_id, "repro/requirements.lock.txt", tmp_path / "q") == (
+        locked
     )
+    # The original's registered version, file by file, against the replay's logged model.
+    [version] = client.search_model_versions(f"name='{registered}'")
+    a = logged_files(uri, f"models:/{registered}/{version.version}")
+    b = logged_files(uri, f"runs:/{new.info.run_id}/model")
+    for path, file in a.items():
+        if file.canonical == "logging-metadata":
+            continue
+        assert file.content == b[path].content, path
+        if path != normalised:
+            assert file.sha256 == b[path].sha256, path  # the very same bytes
+    assert model_digest(list(a.values())) == first.data.tags["model.digest"]
 
 
-def test_a_missing_framework_is_a_clear_error_and_fails_the_run(
-    template_with_data: Path, tmp_path: Path
-) -> None:
-    """The uv environment MLflow builds from python_env.yaml holds no torch (an extra)."""
+def test_sklearn_runs_give_identical_model_files(trained: Trained) -> None:
+    """The session's two local runs of the scikit-learn conf: the same files, byte for byte,
+    but the skops archive (object ids), whose content is equal."""
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = mlflow_run(
-        template_with_data, uri, "confs/training-torch.yaml", "uv", False, "frameworks"
+    client = MlflowClient(tracking_uri=trained.uri)
+    first, second = (client.get_run(r) for r in (trained.local_run, trained.local_run_again))
+    assert first.data.metrics == second.data.metrics
+    a, b = (logged_files(trained.uri, f"runs:/{r.info.run_id}/model") for r in (first, second))
+    assert set(a) == set(b)
+    for path, file in a.items():
+        if file.canonical == "logging-metadata":
+            continue
+        assert file.content == b[path].content, path
+        if path != "model.skops":
+            assert file.sha256 == b[path].sha256, path
+    assert first.data.tags["model.digest"] == second.data.tags["model.digest"]
+
+
+def test_a_lock_that_names_another_torch_build_is_refused_naming_both(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """The run's uv.lock names torch 2.12.0 while the environment it ran in held 2.13.0: a
+    replay would install the lock's build, not the run's, so it refuses (exit 2), names both,
+    and creates nothing."""
+    require("torch")
+    from mlflow_repro.installed import installed_distributions
+
+    held = installed_distributions()["torch"]
+    repo.write(
+        "pyproject.toml",
+        '[project]\nname = "drifted"\nversion = "0"\nrequires-python = ">=3.11"\n'
+        'dependencies = ["torch==2.12.0"]\n[tool.uv]\npackage = false\n'
+        "environments = [\"sys_platform == 'linux' and platform_machine == 'x86_64'\"]\n",
     )
-    assert done.returncode != 0
-    assert "job.model.KIND: TorchMLP needs torch, which is not installed" in done.stderr
-    assert "just install-frameworks" in done.stderr
+    repo.write(
+        "train.py",
+        "import mlflow\nwith mlflow.start_run():\n    mlflow.log_metric('x', 1.0)\n",
+    )
+    run(["uv", "lock", "--quiet"], cwd=repo.root)  # resolves torch 2.12.0 from PyPI
+    repo.commit("a project locked to torch 2.12.0")
+    uri = f"sqlite:///{tmp_path / 'drift.db'}"
+    run([sys.executable, "train.py"], cwd=repo.root, env=venv_env(MLFLOW_TRACKING_URI=uri))
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=uri)
-    [run_] = client.search_runs([client.get_experiment_by_name("frameworks").experiment_id])
-    assert run_.info.status == "FAILED"
+    [made] = client.search_runs(["0"])
+    assert made.data.tags["repro.status"] == "unlocked"
+    before = repo.git("status", "--porcelain")
+    cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", made.info.run_id]
+    done = run(cmd, cwd=tmp_path, env=venv_env(MLFLOW_TRACKING_URI=uri), check=False)
+    assert done.returncode == 2, done.stderr
+    assert f"torch: the run used {held}" in done.stderr
+    assert "from the recorded lock would install 2.12.0" in done.stderr
+    assert len(client.search_runs(["0"])) == 1  # no re-run was started
+    assert repo.git("status", "--porcelain") == before

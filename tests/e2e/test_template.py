@@ -127,3 +127,41 @@ def test_fresh_clone_rebuilds_data_matching_dvc_lock_then_pulls_it_back(tmp_path
     run(["dvc", "pull"], cwd=project)
     assert md5(data) == locked["md5"]
     assert run(["git", "status", "--porcelain"], cwd=project).stdout == ""
+
+
+def test_the_first_run_of_a_fresh_clone_brings_its_data_from_dvc(trained: Trained) -> None:
+    """The mission's `mlflow run` in a clone with no data: the job pulls it (the remote is
+    empty here, so its DVC stage rebuilds it), checks it against dvc.lock, and the run's
+    manifest records that data, clean."""
+    locked = yaml.safe_load((trained.root / "dvc.lock").read_text())["stages"]["prepare"]
+    md5_locked = locked["outs"][0]["md5"]
+    said = trained.uv_run_output
+    assert "data/breast_cancer.csv is not in the workspace: bringing it from DVC" in said
+    assert f"rebuilt by dvc repro; md5 {md5_locked} as dvc.lock records" in said
+    run_ = trained.get(trained.uv_run)
+    assert run_.info.status == "FINISHED"
+    assert run_.data.tags["repro.data.dirty"] == "false"
+    assert md5(trained.root / "data" / "breast_cancer.csv") == md5_locked
+    assert run(["git", "status", "--porcelain"], cwd=trained.root).stdout == ""
+
+
+def test_mlflow_run_without_pyenv_names_the_fix_and_creates_no_run(
+    template_with_data: Path, tmp_path: Path
+) -> None:
+    """MLflow's default manager for a python_env project, virtualenv, needs pyenv: without it
+    MLflow used to fail inside `pyenv install` and leave the run RUNNING."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("git", "uv"):
+        found = shutil.which(tool)
+        assert found is not None
+        (tools / tool).symlink_to(found)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cmd = [sys.executable, "-m", "mlflow", "run", "-P", "conf_file=confs/training.yaml", "."]
+    env = venv_env(MLFLOW_TRACKING_URI=uri, PATH=f"{tools}:/usr/bin:/bin")
+    done = run(cmd, cwd=template_with_data, env=env, check=False)
+    assert done.returncode == 1
+    assert "virtualenv, needs pyenv to provide Python 3.11" in done.stderr
+    assert "no run was created" in done.stderr and "--env-manager uv" in done.stderr
+    assert "FileNotFoundError" not in done.stderr
+    assert all_runs(uri) == []
