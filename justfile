@@ -31,10 +31,10 @@ install:
 # installs its group the same way into whatever environment it runs in (repro_template/jobs/
 # prerequisites.py); this recipe does it for .venv ahead of time.
 
-# add PyTorch and TensorFlow to .venv from uv.lock (groups torch and tensorflow; ~3.8 GB download)
+# add PyTorch and TensorFlow to .venv from uv.lock (groups torch and tensorflow; ~3.1 GB download)
 [group('install')]
 install-frameworks: install
-    @echo "installing PyTorch 2.13.0 and TensorFlow 2.21.0 from uv.lock (first time on Linux: about 3.8 GB to download, 6.6 GB installed)"
+    @echo "installing PyTorch 2.13.0 and TensorFlow 2.21.0 from uv.lock (first time on Linux: about 3.1 GB to download, 6.6 GB in .venv)"
     uv sync --frozen --inexact --compile-bytecode --group torch --group tensorflow
 
 # bring the DVC-tracked data into the workspace: pull from the remote, else rebuild it

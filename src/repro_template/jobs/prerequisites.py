@@ -33,9 +33,9 @@ FRAMEWORKS = {
         "torch",
         "torch",
         "PyTorch",
-        "on Linux the CUDA build from PyPI: about 3.1 GB with its NVIDIA libraries",
+        "on Linux the CUDA build from PyPI: about 2.7 GB with its NVIDIA libraries",
     ),
-    "KerasMLP": ("tensorflow", "tensorflow", "TensorFlow", "about 0.7 GB"),
+    "KerasMLP": ("tensorflow", "tensorflow", "TensorFlow", "about 0.3 GB"),
 }
 
 
