@@ -117,3 +117,29 @@ def test_the_export_of_a_held_group_names_its_wheels_with_hashes(
     assert torch.startswith("torch==2.13.0 ") and "--hash=sha256:" in torch
     assert any(line.startswith("nvidia-cublas") and "--hash=" in line for line in lines)
     assert "torch" not in env.unlocked
+
+
+def test_a_framework_build_is_recorded_with_its_wheel_and_the_lock_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's distribution says 2.13.0; its own version file says which build (+cu130); the
+    WHEEL file's tag names the wheel, whose sha256 uv.lock holds."""
+    from mlflow_repro.capture.environment import framework_builds
+
+    site = tmp_path / "site"
+    (site / "torch").mkdir(parents=True)
+    (site / "torch" / "version.py").write_text("__version__ = '2.13.0+cu130'\ncuda = '13.0'\n")
+    info = site / "torch-2.13.0.dist-info"
+    info.mkdir()
+    (info / "WHEEL").write_text("Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_28_x86_64\n")
+    monkeypatch.syspath_prepend(str(site))
+    wheel = "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    lock = (
+        f'    {{ url = "https://files.pythonhosted.org/packages/01/79/{wheel}", '
+        f'hash = "sha256:{"6" * 64}", size = 526574961 }},\n'
+    )
+    [build] = framework_builds({"torch": "2.13.0"}, lock)
+    assert (build.name, build.version, build.build) == ("torch", "2.13.0", "2.13.0+cu130")
+    assert build.wheel == wheel and build.sha256 == "6" * 64
+    [elsewhere] = framework_builds({"torch": "2.13.0"}, "")  # not in the lock: no hash claimed
+    assert elsewhere.sha256 is None and elsewhere.build == "2.13.0+cu130"

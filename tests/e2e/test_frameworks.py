@@ -86,12 +86,15 @@ def test_a_framework_run_is_locked_with_hashes_and_replays_identical_from_a_fres
     locked = artifact(client, original, "repro/requirements.lock.txt", tmp_path / "r")
     [line] = [x for x in locked.splitlines() if x.startswith(pin.split("==")[0] + "==")]
     assert line.startswith(pin + " ") and line.count("--hash=sha256:") >= 1
+    # The exact build: the wheel installed, its sha256 one of the lock's for that line.
+    [build] = [b for b in env["frameworks"] if b["name"] == pin.split("==")[0]]
+    assert build["wheel"].endswith(".whl") and f"--hash=sha256:{build['sha256']}" in line
     if framework == "torch":  # the CUDA build's NVIDIA wheels are the lock's too
         assert any(
             x.startswith("nvidia-cudnn-cu13==") and "--hash=" in x for x in locked.split("\n")
         )
-        build = manifest["gpu"]["frameworks"]["torch"]["version"]
-        assert build.startswith("2.13.0+"), build  # the build itself: +cu130 (PyPI) or +cpu
+        torch_build = manifest["gpu"]["frameworks"]["torch"]["version"]
+        assert torch_build == build["build"] and torch_build.startswith("2.13.0+")  # +cu130
     assert first.data.tags["repro.status"] == "reproducible"
     assert manifest["seeds"]["seed"] == 42
     assert manifest["seeds"]["source"] == "seed_everything:argument"
@@ -116,6 +119,7 @@ def test_a_framework_run_is_locked_with_hashes_and_replays_identical_from_a_fres
         artifact(client, new.info.run_id, "repro/manifest.json", tmp_path / "n")
     )["environment"]
     assert replay_env["groups"] == env["groups"] and replay_env["drift"] == []
+    assert replay_env["frameworks"] == env["frameworks"]  # the same wheels, hash for hash
     assert artifact(client, new.info.run_id, "repro/requirements.lock.txt", tmp_path / "q") == (
         locked
     )

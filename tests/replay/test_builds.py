@@ -51,3 +51,33 @@ def test_the_local_environment_must_hold_the_recorded_builds(tmp_path: Path) -> 
     # a line for another platform (marker false here) is not this platform's build
     other_platform = [*same, "mlflow==0.1 ; sys_platform == 'win32' --hash=sha256:aa"]
     check_builds(manifest(tmp_path, other_platform), tmp_path, "local", "r1")
+
+
+def test_the_replay_verdict_compares_the_framework_builds_of_both_manifests() -> None:
+    from mlflow_repro.manifest import FrameworkBuild
+    from mlflow_repro.replay.verify import compare_frameworks
+
+    cuda = FrameworkBuild("torch", "2.13.0", "2.13.0+cu130", "torch-2.13.0-cp311.whl", "a" * 64)
+    cpu = FrameworkBuild("torch", "2.13.0+cpu", "2.13.0+cpu", "torch-2.13.0+cpu.whl", None)
+    old = Manifest(environment=Environment(frameworks=[cuda]))
+    assert compare_frameworks(old, Manifest(environment=Environment(frameworks=[cuda]))) == []
+    [found] = compare_frameworks(old, Manifest(environment=Environment(frameworks=[cpu])))
+    assert "torch 2.13.0+cu130" in found and "-> 2.13.0+cpu" in found
+    [gone] = compare_frameworks(old, Manifest(environment=Environment()))
+    assert gone == "environment: torch 2.13.0+cu130 only in the original run"
+
+
+def test_a_recorded_wheel_this_machine_cannot_install_is_refused(tmp_path: Path) -> None:
+    """The same lock line on another machine picks another wheel of it: another build."""
+    from mlflow_repro.manifest import FrameworkBuild
+
+    other = "torch-2.13.0-cp311-cp311-manylinux_2_28_s390x.whl"
+    env = Environment(
+        lock_source="uv.lock",
+        lock_strength="hashes",
+        frameworks=[FrameworkBuild("torch", "2.13.0", "2.13.0+cu130", other, "a" * 64)],
+    )
+    with pytest.raises(ReplayError) as raised:
+        check_builds(Manifest(environment=env), tmp_path, "uv", "r1")
+    assert f"torch: the run used 2.13.0+cu130 ({other})" in str(raised.value)
+    assert "another wheel of torch==2.13.0, for Linux" in str(raised.value)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_repro.capture.staging import Staging
-from mlflow_repro.installed import installed_distributions
+from mlflow_repro.installed import FRAMEWORKS, framework_builds, installed_distributions
 from mlflow_repro.manifest import Drift, Environment, InstalledWheel
 from mlflow_repro.process import run
 from mlflow_repro.uvexport import (
@@ -257,7 +257,12 @@ def collect_environment(
         where = (
             lock.relative_to(repo_root) if repo_root and lock.is_relative_to(repo_root) else lock
         )
+        try:
+            lock_text = lock.read_text("utf-8") if set(FRAMEWORKS) & set(installed) else ""
+        except (OSError, UnicodeDecodeError):
+            lock_text = ""
         return _python(
+            frameworks=framework_builds(installed, lock_text),
             lock_source="uv.lock",
             lock_strength="hashes",
             lock_file=str(where),

@@ -177,7 +177,24 @@ def _environment_items(manifest: Manifest) -> list[AuditItem]:
             "no lock and no package list recorded",
             "lock the project with uv (uv lock) and record a new run",
         )
-    return [python, lock]
+    items = [python, lock]
+    if env.frameworks:
+        unlocked = [b for b in env.frameworks if not b.sha256]
+        named = ", ".join(
+            f"{b.name} {b.build} ({b.wheel}"
+            + (f", sha256 {b.sha256[:12]}… in uv.lock)" if b.sha256 else ", not in uv.lock)")
+            for b in env.frameworks
+        )
+        items.append(
+            _item(
+                "frameworks",
+                WEAK if unlocked else OK,
+                named,
+                "install the framework from the lock (`uv sync --group ...`) and record anew: "
+                "a replay gets only the builds uv.lock names",
+            )
+        )
+    return items
 
 
 def _data_items(manifest: Manifest) -> list[AuditItem]:

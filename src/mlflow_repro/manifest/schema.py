@@ -99,6 +99,20 @@ class InstalledWheel:
 
 
 @dataclass(frozen=True)
+class FrameworkBuild:
+    """The exact build of an ML framework the run imported from: the distribution's version, the
+    framework's own (for torch the local version: `2.13.0+cu130`, `2.13.0+cpu`), the wheel file
+    installed (its tags) and that wheel's sha256 as uv.lock records it (None when the lock does
+    not name that file: installed from elsewhere)."""
+
+    name: str = ""
+    version: str = ""
+    build: str = ""
+    wheel: str = ""
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class Environment:
     python_version: str = ""
     python_implementation: str = ""
@@ -113,6 +127,7 @@ class Environment:
     # optional dependency groups of uv.lock (beyond the default ones) that the environment holds,
     # exported with them: PyTorch or TensorFlow installed from the lock (`uv sync --group torch`)
     groups: list[str] = field(default_factory=list)
+    frameworks: list[FrameworkBuild] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
     # installed beside the lock (pip-installed frameworks, dev tools): name -> version
     unlocked: dict[str, str] = field(default_factory=dict)

@@ -65,15 +65,23 @@ def check_builds(manifest: Manifest, payloads: Path, env_manager: str, run_id: s
     package that had drifted from the lock (a pip-installed CPU build of torch beside a lock that
     names the CUDA build, say) would come back as another build; with `local` the re-run uses
     this interpreter's packages, which must be the recorded ones."""
+    from mlflow_repro.installed import framework_builds, installed_distributions, supported
+
     env = manifest.environment
     if env_manager == "local":
-        from mlflow_repro.installed import installed_distributions
-
         here = installed_distributions()
         pairs = [
             (name, used, here[name])
             for name, used in sorted(_recorded_pins(manifest, payloads).items())
             if name in here and here[name] != used
+        ]
+        now = {b.name: b for b in framework_builds(here, "")}
+        pairs += [
+            (b.name, f"{b.build} ({b.wheel})", f"{now[b.name].build} ({now[b.name].wheel})")
+            for b in env.frameworks
+            if b.name in now
+            and b.name not in {p[0] for p in pairs}
+            and (b.build, b.wheel) != (now[b.name].build, now[b.name].wheel)
         ]
         where = f"this environment ({sys.prefix}) has"
         fix = (
@@ -81,7 +89,19 @@ def check_builds(manifest: Manifest, payloads: Path, env_manager: str, run_id: s
             "recorded lock (--env-manager uv)"
         )
     else:
+        import platform
+
         pairs = [(d.name, d.installed or "?", d.locked or "?") for d in env.drift]
+        pairs += [
+            (
+                b.name,
+                f"{b.build} ({b.wheel})",
+                f"another wheel of {b.name}=={b.version}, for "
+                f"{platform.system()} {platform.machine()} and Python {platform.python_version()}",
+            )
+            for b in env.frameworks
+            if b.wheel and not supported(b.wheel) and b.name not in {d.name for d in env.drift}
+        ]
         where = f"the environment {env_manager} rebuilds from the recorded lock would install"
         fix = (
             "the run's environment was not its lock: lock the build it used (uv.lock; for a "

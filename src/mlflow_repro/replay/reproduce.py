@@ -134,6 +134,7 @@ def reproduce(
             verdict = compare_runs(
                 client, original.run, client.get_run(new_id), rel_tol=rel_tol, abs_tol=abs_tol
             )
+            verdict = _with_frameworks(client, verdict, manifest, new_id, scratch, progress)
     finally:
         if not launched:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -149,6 +150,30 @@ def reproduce(
     )
     _record(client, result, manifest.code.commit)
     return result
+
+
+def _with_frameworks(
+    client: Any, verdict: Any, manifest: Any, new_id: str, scratch: Path, progress: Progress
+) -> Any:
+    """The verdict, with the framework builds of the re-run's own manifest compared."""
+    from dataclasses import replace
+
+    from mlflow_repro.manifest import Manifest
+    from mlflow_repro.replay.result import DIFFERENT
+    from mlflow_repro.replay.verify import compare_frameworks
+
+    if not manifest.environment.frameworks:
+        return verdict
+    try:
+        local = client.download_artifacts(new_id, "repro/manifest.json", str(scratch / "new"))
+        rerun = Manifest.from_json(Path(local).read_text("utf-8"))
+    except Exception as exc:
+        progress.note(f"framework builds not compared: the re-run's manifest is unreadable ({exc})")
+        return verdict
+    found = compare_frameworks(manifest, rerun)
+    if not found:
+        return verdict
+    return replace(verdict, verdict=DIFFERENT, differences=[*verdict.differences, *found])
 
 
 def _run_link(client: Any, run_id: str) -> str:

@@ -113,3 +113,24 @@ def compare_runs(
         tolerated=tolerated,
         normalised=normalised,
     )
+
+
+def compare_frameworks(old: Any, new: Any) -> list[str]:
+    """The framework builds the re-run's manifest records against the original's: another
+    build or another wheel (by its sha256 in uv.lock) is another environment."""
+    before = {b.name: b for b in old.environment.frameworks}
+    after = {b.name: b for b in new.environment.frameworks}
+    differences = []
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a is None or b is None:
+            differences.append(
+                f"environment: {name} {(a or b).build} only in the "  # type: ignore[union-attr]
+                f"{'original' if a else 'new'} run"
+            )
+        elif (a.build, a.wheel, a.sha256) != (b.build, b.wheel, b.sha256):
+            differences.append(
+                f"environment: {name} {a.build} ({a.wheel}, sha256 {str(a.sha256)[:16]}) -> "
+                f"{b.build} ({b.wheel}, sha256 {str(b.sha256)[:16]})"
+            )
+    return differences
