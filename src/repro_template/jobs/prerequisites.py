@@ -47,9 +47,28 @@ def _in_virtual_environment() -> bool:
     return sys.prefix != sys.base_prefix
 
 
+def _mlflow_env_root() -> Path:
+    """Where MLflow keeps the environments it builds (MLflow's MLFLOW_ENV_ROOT)."""
+    default = Path.home() / ".mlflow" / "envs"
+    return Path(os.environ.get("MLFLOW_ENV_ROOT") or default).expanduser().resolve()
+
+
+def _built_by_mlflow() -> bool:
+    return Path(sys.prefix).resolve().parent == _mlflow_env_root()
+
+
 def ensure_framework(model: Any, conf_file: str, project: Path | None = None) -> None:
-    """Install the config's framework from uv.lock into this environment when it is missing, or
-    fail before any run is touched, saying how to get it."""
+    """Make the config's framework importable from uv.lock, or fail before any run is touched,
+    saying how to get it.
+
+    - In an environment MLflow built (`--env-manager uv` or `virtualenv`), which MLflow shares
+      between every run of the same python_env.yaml: never changed. The job re-executes itself
+      in a sibling environment, `<that environment>-<group>`, made once by `uv sync` of the
+      default groups and the framework's group (so a later scikit-learn run, or its replay,
+      still gets exactly the environment it recorded).
+    - In the user's own environment (`--env-manager local`, `.venv`): the group is added to it,
+      as `just install-frameworks` does.
+    """
     if model.KIND not in FRAMEWORKS:
         return
     module, group, name, size = FRAMEWORKS[model.KIND]
@@ -76,6 +95,8 @@ def ensure_framework(model: Any, conf_file: str, project: Path | None = None) ->
                 f"`just train {conf_file} local`"
             ],
         )
+    if _built_by_mlflow():
+        _reexec_in(_sibling_environment(str(uv), project, group, name, size, conf_file))
     _say(
         f"{name} is not installed in {sys.prefix}: installing dependency group '{group}' from "
         f"uv.lock, hash-checked ({size} the first time; uv's cache keeps it for later)"
@@ -84,22 +105,73 @@ def ensure_framework(model: Any, conf_file: str, project: Path | None = None) ->
     cmd += ["--group", group, "--python", sys.executable]
     if sys.flags.dont_write_bytecode:
         # PYTHONDONTWRITEBYTECODE: no .pyc is ever written, so every process would compile the
-        # framework again (TensorFlow: ~10 s an import); compile once here instead.
+        # framework again (TensorFlow: ~10 s an import); compile once in a long-lived env.
         cmd.append("--compile-bytecode")
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": sys.prefix}
-    done = subprocess.run(cmd, cwd=project, env=env, check=False)  # uv's progress: the terminal
+    _sync(cmd, sys.prefix, project, group, conf_file, model.KIND, module)
     importlib.invalidate_caches()
-    if done.returncode != 0 or importlib.util.find_spec(module) is None:
+    _say(f"{name} installed from uv.lock (group '{group}')")
+
+
+def _sync(
+    cmd: list[str], target: str, project: Path, group: str, conf_file: str, kind: str, module: str
+) -> None:
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": target}
+    env.pop("VIRTUAL_ENV", None)  # uv warns when it differs from the target
+    done = subprocess.run(cmd, cwd=project, env=env, check=False)  # uv's progress: the terminal
+    if done.returncode != 0:
         raise ConfigError(
             conf_file,
             [
-                f"job.model.KIND: {model.KIND} needs {module}; installing dependency group "
-                f"'{group}' from uv.lock into {sys.prefix} failed (`{' '.join(cmd)}` exited "
+                f"job.model.KIND: {kind} needs {module}; installing dependency group '{group}' "
+                f"from uv.lock into {target} failed (`{' '.join(cmd)}` exited "
                 f"{done.returncode}; its output is above). Check the network and the disk, "
                 "then run again"
             ],
         )
-    _say(f"{name} installed from uv.lock (group '{group}')")
+
+
+def _sibling_environment(
+    uv: str, project: Path, group: str, name: str, size: str, conf_file: str
+) -> Path:
+    """`<MLflow's environment>-<group>-<uv.lock's hash>`: the default groups, `group` and the
+    project, from uv.lock; made once (under a file lock, for concurrent runs) and reused. MLflow's
+    key covers only python_env.yaml (the default groups), so the name carries the lock's hash:
+    a lock that moves the framework gets a new environment."""
+    import fcntl
+
+    locked = hashlib.sha256((project / "uv.lock").read_bytes()).hexdigest()[:12]
+    target = Path(f"{sys.prefix}-{group}-{locked}")
+    done = target / ".mlflow-repro-complete"
+    with open(f"{target}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.is_file():
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)  # an earlier attempt that did not finish
+            _say(
+                f"{name} is not in MLflow's environment {sys.prefix} (shared by every run of "
+                f"this lock; left as it is): making {target} from uv.lock with dependency "
+                f"group '{group}', hash-checked ({size} the first time; uv's cache keeps it)"
+            )
+            venv = [uv, "venv", "--quiet", "--python", sys.executable, str(target)]
+            if subprocess.run(venv, check=False).returncode != 0:
+                raise ConfigError(conf_file, [f"`{' '.join(venv)}` failed (output above)"])
+            cmd = [uv, "sync", "--frozen", "--no-dev", "--group", group]
+            _sync(cmd, str(target), project, group, conf_file, group, group)
+            done.write_text(f"uv.lock group {group}\n")
+            _say(f"{name} installed from uv.lock into {target}")
+    return target
+
+
+def _reexec_in(environment: Path) -> None:
+    """Run this very command again with `environment`'s Python (never returns)."""
+    python = environment / "bin" / "python"
+    env = {**os.environ, "VIRTUAL_ENV": str(environment)}
+    env["PATH"] = f"{environment / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    _say(f"running the job with {python}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(python, [str(python), *sys.orig_argv[1:]], env)
 
 
 def _locked_md5(project: Path, path: str) -> str | None:
