@@ -55,10 +55,14 @@ train conf=conf env_manager=env_manager: data
 ui port="5000":
     uv run --frozen mlflow ui --backend-store-uri "$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port {{port}}
 
+# Python's default, bytecode cached, for the suite's processes: where PYTHONDONTWRITEBYTECODE is set
+# (these CI machines), every `mlflow run` child in the environments MLflow and the jobs build
+# would compile mlflow (and torch) from source again; measured: about a minute of the suite.
+
 # run the whole test suite (installs the environment, the frameworks, the data and a browser first)
 [group('check')]
 test *args: install-frameworks data browser
-    MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1 uv run --frozen pytest {{args}}
+    env -u PYTHONDONTWRITEBYTECODE MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1 uv run --frozen pytest {{args}}
 
 # install headless Chromium for the UI test (Debian's package; needs root or sudo)
 [group('install')]

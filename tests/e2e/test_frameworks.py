@@ -1,14 +1,15 @@
 """PyTorch and TensorFlow runs come from uv.lock and replay identical from a fresh clone.
 
-Each framework's conf is trained through `mlflow run` with the template's default environment
-manager, uv: MLflow builds its environment from uv.lock's default groups and the job installs its
-framework's group from the same lock, hash-checked (repro_template/jobs/prerequisites.py). The run
-is then replayed by `mlflow-repro reproduce` from another directory, in a fresh clone: metrics
+Each framework's conf is trained through `mlflow run`: PyTorch with the template's default
+environment manager, uv (MLflow builds its environment from uv.lock's default groups; the job adds
+its framework's group from the same lock, hash-checked, in a sibling environment:
+repro_template/jobs/prerequisites.py), TensorFlow in `.venv` (local), where `just
+install-frameworks` installed both groups from the lock. The run is then replayed by `mlflow-repro reproduce` from another directory, in a fresh clone: metrics
 equal as floats, model files equal hash by hash (raw bytes, or content where the format writes
 object ids, save times or source paths: mlflow_repro.modelfiles; the verdict names those).
 scikit-learn is covered the same way by tests/e2e/test_replay.py; here its two shared local runs
 are compared file by file. `just test` sets MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 so that frameworks
-missing from uv's cache fail there instead of skipping.
+missing from .venv fail there instead of skipping.
 """
 
 from __future__ import annotations
@@ -29,13 +30,18 @@ from tests.e2e.conftest import Trained, train_with_output
 pytestmark = pytest.mark.e2e
 
 FRAMEWORKS = {
-    # conf, module, registered model, distribution the lock pins, file normalised by content
+    # conf, module, registered model, distribution the lock pins, file normalised by content,
+    # environment manager: torch through MLflow's uv environment, where the job adds its group in
+    # a sibling environment; TensorFlow in `.venv` (`--env-manager local`), where
+    # `just install-frameworks` put it (and where its bytecode is compiled: TensorFlow imports
+    # take 14 s without it, twice per test)
     "torch": (
         "confs/training-torch.yaml",
         "torch",
         "mlflow-repro-torch-classifier",
         "torch==2.13.0",
         "data/model.pt2",
+        "uv",
     ),
     "tensorflow": (
         "confs/training-tensorflow.yaml",
@@ -43,6 +49,7 @@ FRAMEWORKS = {
         "mlflow-repro-keras-classifier",
         "tensorflow-cpu==2.21.0",
         "data/model.keras",
+        "local",
     ),
 }
 
@@ -69,19 +76,19 @@ def test_a_framework_run_is_locked_with_hashes_and_replays_identical_from_a_fres
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    conf, module, registered, pin, normalised = FRAMEWORKS[framework]
+    conf, module, registered, pin, normalised, manager = FRAMEWORKS[framework]
     require(module)
     uri = f"sqlite:///{tmp_path / 'frameworks.db'}"
-    original, _ = train_with_output(trained.root, uri, "uv", "frameworks", conf)
+    original, _ = train_with_output(trained.root, uri, manager, "frameworks", conf)
     client = MlflowClient(tracking_uri=uri)
     first = client.get_run(original)
-    assert first.info.status == "FINISHED" and first.data.tags["mlflow.project.env"] == "uv"
+    assert first.info.status == "FINISHED"
+    assert first.data.tags.get("mlflow.project.env", "local") == manager
 
     # The framework came from uv.lock: its group is recorded and exported with its hashes.
     manifest = json.loads(artifact(client, original, "repro/manifest.json", tmp_path / "m"))
     env = manifest["environment"]
-    # (MLflow's uv environment is shared by every run of this lock: after the torch run it holds
-    # the torch group too, and the TensorFlow run records that it did.)
+    # (.venv holds both frameworks: the TensorFlow run records both groups.)
     assert framework in env["groups"] and env["unlocked"] == {} and env["drift"] == []
     locked = artifact(client, original, "repro/requirements.lock.txt", tmp_path / "r")
     [line] = [x for x in locked.splitlines() if x.startswith(pin.split("==")[0] + "==")]

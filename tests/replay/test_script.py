@@ -78,3 +78,18 @@ def test_a_relative_tracking_uri_is_made_absolute_for_the_rerun(
     assert absolute_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
     assert absolute_uri("mlruns") == str(tmp_path / "mlruns")
     assert absolute_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_uv_rebuilds_the_recorded_lock_with_the_groups_the_run_held(tmp_path: Path) -> None:
+    """A script run whose environment held torch from the lock's `torch` group is re-run in an
+    environment uv builds with that group too (else its imports, and its builds, would differ)."""
+    from mlflow_repro.manifest import Environment
+    from mlflow_repro.replay.script import interpreter
+
+    env = Environment(
+        python_version="3.11.7", lock_file="sub/uv.lock", groups=["tensorflow", "torch"]
+    )
+    command = interpreter(Manifest(environment=env), tmp_path, "uv", "r1")
+    assert command[1:5] == ["run", "--frozen", "--project", str(tmp_path / "sub")]
+    assert command[5:9] == ["--group", "tensorflow", "--group", "torch"]
+    assert command[-4:] == ["--python", "3.11.7", "--", "python"]

@@ -81,6 +81,8 @@ def interpreter(manifest: Manifest, workspace: Path, env_manager: str, run_id: s
         lock = manifest.environment.lock_file
         project = workspace / Path(lock).parent if lock else workspace
         command = [process.uv_binary() or "uv", "run", "--frozen", "--project", str(project)]
+        # the optional groups the run's environment held (a framework installed from the lock)
+        command += [arg for group in manifest.environment.groups for arg in ("--group", group)]
         return [*command, *(["--python", python] if python else []), "--", "python"]
     raise UsageError(
         f"a plain script run cannot be replayed with --env-manager {env_manager}",

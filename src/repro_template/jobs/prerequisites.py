@@ -2,10 +2,12 @@
 
 Both come from what the repository locks, never from a fresh resolve:
 
-- the framework (PyTorch, TensorFlow) from uv.lock's dependency group, hash-checked, installed by
-  `uv sync --group <group>` into the environment the job runs in (the one `mlflow run` built, or
-  `.venv`), so that `mlflow run -P conf_file=confs/training-torch.yaml .` works with any
-  environment manager and the run's manifest records the group with its hashes;
+- the framework (PyTorch, TensorFlow) from uv.lock's dependency group, hash-checked, by
+  `uv sync --group <group>`: into the user's own environment (`.venv`, `--env-manager local`), or,
+  when MLflow built the environment (shared by every run of the same python_env.yaml, so never
+  changed), into a sibling environment in which the job re-executes itself. So
+  `mlflow run -P conf_file=confs/training-torch.yaml .` works with any environment manager and
+  the run's manifest records the group with its hashes;
 - the training data from DVC: pulled from the remote, else rebuilt by its stage, and checked
   against the md5 that dvc.lock records.
 
