@@ -15,6 +15,48 @@ def _version() -> str:
     return str(mlflow_repro.__version__)
 
 
+def _reproduce_many(args: argparse.Namespace) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro.replay import batch
+
+    if args.workdir is not None or args.verbose:
+        raise UsageError(
+            "--workdir and -v take one run; several replays each get their own workspace and log",
+            hint="drop them, or replay one run at a time",
+        )
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1", value=args.jobs)
+    if not args.run_id and not args.experiment and not args.filter:
+        raise UsageError(
+            "no run named: give a run id, or select runs with --experiment and/or --filter",
+            hint="`mlflow-repro reproduce --help` shows examples",
+        )
+    run_ids = batch.select_runs(MlflowClient(), args.run_id, args.experiment, args.filter)
+    if not run_ids:
+        raise UsageError(
+            "no run matches: nothing to replay",
+            value=args.filter or ", ".join(args.experiment),
+            hint="check the experiment and filter with `mlflow runs list` or the MLflow UI",
+        )
+    options = ["--env-manager", args.env_manager, "--rel-tol", str(args.rel_tol)]
+    options += ["--abs-tol", str(args.abs_tol)]
+    options += ["--backend", args.backend] if args.backend else []
+    options += ["--backend-config", args.backend_config] if args.backend_config else []
+    options += ["--register"] if args.register else []
+    options += ["--deleted"] if args.deleted else []
+    if not args.json and not args.quiet:
+        print(f"replaying {len(run_ids)} runs, {args.jobs} at a time ...", file=sys.stderr)
+
+    def done(item: batch.BatchItem) -> None:
+        if not args.json and not args.quiet:
+            print(f"  {item.run_id}: {item.verdict} ({item.seconds:.0f}s)", file=sys.stderr)
+
+    items = batch.replay_all(run_ids, options, args.jobs, done)
+    print(batch.as_json(items) if args.json else batch.table(items))
+    return batch.exit_status(items)
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     import json
     import tempfile
@@ -22,6 +64,9 @@ def _reproduce(args: argparse.Namespace) -> int:
     from mlflow_repro.replay.progress import Progress
     from mlflow_repro.replay.reproduce import reproduce
 
+    if len(args.run_id) != 1 or args.experiment or args.filter:
+        return _reproduce_many(args)
+    args.run_id = args.run_id[0]
     backend_config = None
     if args.backend_config:
         path = Path(args.backend_config)
@@ -155,10 +200,38 @@ def build_parser() -> argparse.ArgumentParser:
         "compared with the original (every metric, param and model file) and tagged "
         "repro.replay.of / repro.replay.verdict. Exit status: 0 identical or within tolerance, "
         "1 different, 2 could not replay (nothing changed). The re-run's own output goes to a "
-        "log file the progress names (-v shows it instead). Example: `mlflow-repro reproduce "
-        "3f2a... --rel-tol 1e-9`, or `mlflow run . -e reproduce -P run_id=3f2a...`.",
+        "log file the progress names (-v shows it instead). Several runs (ids, --experiment, "
+        "--filter) are replayed up to --jobs at a time, each in its own process, and summed up "
+        "in one table (or --json); exit status 2 if any could not replay, else 1 if any "
+        "differed. Examples: `mlflow-repro reproduce 3f2a... --rel-tol 1e-9`, `mlflow run . -e "
+        "reproduce -P run_id=3f2a...`, `mlflow-repro reproduce --experiment prod --filter "
+        '"tags.\\"repro.status\\" = \'reproducible\'" --jobs 4`.',
     )
-    replay.add_argument("run_id", help="the MLflow run id to replay")
+    replay.add_argument(
+        "run_id",
+        nargs="*",
+        help="the MLflow run id to replay; several ids (or --experiment / --filter) replay each "
+        "and print one table",
+    )
+    replay.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ID",
+        help="replay the runs of this experiment (repeatable; with --filter, where to search)",
+    )
+    replay.add_argument(
+        "--filter",
+        help="replay the runs this MLflow search filter finds (replays themselves excluded), "
+        'e.g. "tags.\\"repro.status\\" = \'reproducible\'"',
+    )
+    replay.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with several runs: how many replays run at once (default 1)",
+    )
     replay.add_argument(
         "--env-manager",
         choices=["recorded", "uv", "local", "virtualenv"],

@@ -33,7 +33,6 @@ class Trained:
     uv_run: str  # `mlflow run --env-manager uv -P conf_file=confs/training.yaml .`, the first
     uv_run_output: str  # what it printed: it brought the clone's data from DVC itself
     local_run: str  # the same with --env-manager local
-    local_run_again: str  # and once more, for repeatability checks
 
     def client(self) -> Any:
         from mlflow.tracking import MlflowClient
@@ -86,7 +85,6 @@ def trained(
             uv_run=uv_run,
             uv_run_output=uv_run_output,
             local_run=train(root, uri, "local"),
-            local_run_again=train(root, uri, "local"),
         )
 
 

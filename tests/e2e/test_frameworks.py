@@ -3,12 +3,12 @@
 Each framework's conf is trained through `mlflow run`: PyTorch with the template's default
 environment manager, uv (MLflow builds its environment from uv.lock's default groups; the job adds
 its framework's group from the same lock, hash-checked, in a sibling environment:
-repro_template/jobs/prerequisites.py), TensorFlow in `.venv` (local), where `just
-install-frameworks` installed both groups from the lock. The run is then replayed by `mlflow-repro reproduce` from another directory, in a fresh clone: metrics
-equal as floats, model files equal hash by hash (raw bytes, or content where the format writes
-object ids, save times or source paths: mlflow_repro.modelfiles; the verdict names those).
-scikit-learn is covered the same way by tests/e2e/test_replay.py; here its two shared local runs
-are compared file by file. `just test` sets MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 so that frameworks
+repro_template/jobs/prerequisites.py), TensorFlow in `.venv` (local), where `just install-
+frameworks` installed both groups from the lock. The run is then replayed by `mlflow-repro
+reproduce` from another directory, in a fresh clone: metrics equal as floats, model files equal
+hash by hash (raw bytes, or content where the format writes object ids, save times or source paths:
+mlflow_repro.modelfiles; the verdict names those). scikit-learn is covered the same way by
+tests/e2e/test_replay.py. `just test` sets MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 so that frameworks
 missing from .venv fail there instead of skipping.
 """
 
@@ -141,25 +141,6 @@ def test_a_framework_run_is_locked_with_hashes_and_replays_identical_from_a_fres
         if path != normalised:
             assert file.sha256 == b[path].sha256, path  # the very same bytes
     assert model_digest(list(a.values())) == first.data.tags["model.digest"]
-
-
-def test_sklearn_runs_give_identical_model_files(trained: Trained) -> None:
-    """The session's two local runs of the scikit-learn conf: the same files, byte for byte,
-    but the skops archive (object ids), whose content is equal."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=trained.uri)
-    first, second = (client.get_run(r) for r in (trained.local_run, trained.local_run_again))
-    assert first.data.metrics == second.data.metrics
-    a, b = (logged_files(trained.uri, f"runs:/{r.info.run_id}/model") for r in (first, second))
-    assert set(a) == set(b)
-    for path, file in a.items():
-        if file.canonical == "logging-metadata":
-            continue
-        assert file.content == b[path].content, path
-        if path != "model.skops":
-            assert file.sha256 == b[path].sha256, path
-    assert first.data.tags["model.digest"] == second.data.tags["model.digest"]
 
 
 def test_a_lock_that_names_another_torch_build_is_refused_naming_both(

@@ -348,3 +348,35 @@ def test_with_a_team_key_unsigned_and_tampered_manifests_are_refused(
     monkeypatch.setenv(KEY_VAR, str(public))  # a replaying machine needs only the public key
     bad(shared, unsigned, "the manifest is unsigned, and a team key is configured")
     bad(shared, tampered, "the manifest was changed after it was signed")
+
+
+def test_several_runs_replay_at_once_into_one_table(trained: Trained, shared: Project) -> None:
+    """`reproduce A B --jobs 2`: both replays start together, each in its own process and fresh
+    clone; one table sums them up (a run that cannot replay is a row, not a crash), exit 2.
+    The replayed scikit-learn model is the original's, file by file."""
+    from mlflow.tracking import MlflowClient
+
+    from tests.e2e.test_frameworks import logged_files
+
+    missing = "0" * 32
+    done = shared.reproduce(trained.local_run, missing, "--jobs", "2", check=False)
+    assert done.returncode == 2, done.stderr
+    assert "replaying 2 runs, 2 at a time" in done.stderr
+    header, *rows, summary = done.stdout.strip().splitlines()
+    assert header.split()[:2] == ["run", "verdict"]
+    assert summary == "2 replays: 1 could not replay, 1 identical"
+    replayed = dict((row.split()[0], row.split()) for row in rows)
+    assert replayed[trained.local_run][1] == "identical"
+    assert replayed[missing][1:4] == ["could", "not", "replay"]
+    assert f"manifest: no run with id '{missing}'" in rows[1]
+    new_run = replayed[trained.local_run][2]
+    client = MlflowClient(tracking_uri=shared.uri)
+    assert client.get_run(new_run).data.tags["repro.replay.of"] == trained.local_run
+    a = logged_files(shared.uri, f"runs:/{trained.local_run}/model")
+    b = logged_files(shared.uri, f"runs:/{new_run}/model")
+    assert set(a) == set(b)
+    for path, file in a.items():
+        if file.canonical != "logging-metadata":
+            assert file.content == b[path].content, path
+            if path != "model.skops":  # skops names members after object ids
+                assert file.sha256 == b[path].sha256, path
