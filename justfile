@@ -58,11 +58,29 @@ ui port="5000":
 # Python's default, bytecode cached, for the suite's processes: where PYTHONDONTWRITEBYTECODE is set
 # (these CI machines), every `mlflow run` child in the environments MLflow and the jobs build
 # would compile mlflow (and torch) from source again; measured: about a minute of the suite.
+# With no arguments the two tiers run side by side: the end-to-end tier mostly waits on one
+# subprocess at a time, so the unit tier (about a minute) fits on the other core; its report is
+# printed after the end-to-end one. With arguments: one pytest, as given.
 
 # run the whole test suite (installs the environment, the frameworks, the data and a browser first)
 [group('check')]
 test *args: install-frameworks data browser
-    env -u PYTHONDONTWRITEBYTECODE MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1 uv run --frozen pytest {{args}}
+    #!/usr/bin/env bash
+    set -uo pipefail
+    unset PYTHONDONTWRITEBYTECODE
+    export MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1
+    if [ -n "{{args}}" ]; then exec uv run --frozen pytest {{args}}; fi
+    unit_log=$(mktemp)
+    uv run --frozen pytest -m "not e2e" -p no:cacheprovider > "$unit_log" 2>&1 &
+    unit=$!
+    uv run --frozen pytest -m e2e
+    e2e_status=$?
+    wait "$unit"
+    unit_status=$?
+    echo "---------- unit tier (pytest -m 'not e2e'), run beside the end-to-end tier ----------"
+    cat "$unit_log"
+    rm -f "$unit_log"
+    exit $(( e2e_status != 0 || unit_status != 0 ))
 
 # install headless Chromium for the UI test (Debian's package; needs root or sudo)
 [group('install')]
