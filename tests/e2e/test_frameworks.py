@@ -176,7 +176,7 @@ def test_a_lock_that_names_another_torch_build_is_refused_naming_both(
     cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", made.info.run_id]
     done = run(cmd, cwd=tmp_path, env=venv_env(MLFLOW_TRACKING_URI=uri), check=False)
     assert done.returncode == 2, done.stderr
-    assert f"torch: the run used {held}" in done.stderr
-    assert "from the recorded lock would install 2.12.0" in done.stderr
+    assert "from the recorded lock would install torch 2.12.0 where the run used " in done.stderr
+    assert f"where the run used {held} (build {held}+" in done.stderr  # +cu130: the wheel's build
     assert len(client.search_runs(["0"])) == 1  # no re-run was started
     assert repo.git("status", "--porcelain") == before

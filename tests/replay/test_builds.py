@@ -31,9 +31,11 @@ def test_a_build_installed_beside_the_lock_is_refused_naming_both(tmp_path: Path
     with pytest.raises(ReplayError) as raised:
         check_builds(recorded, tmp_path, "uv", "r1")
     message = str(raised.value)
-    assert "torch: the run used 2.13.0+cpu" in message
-    assert "rebuilds from the recorded lock would install 2.13.0" in message
-    assert raised.value.step == "environment" and raised.value.value == "torch==2.13.0+cpu"
+    assert (
+        "rebuilds from the recorded lock would install torch 2.13.0 where the run used " in message
+    )
+    assert "where the run used 2.13.0+cpu" in message
+    assert raised.value.step == "environment"
     check_builds(manifest(tmp_path, ["torch==2.13.0 --hash=sha256:aa"]), tmp_path, "uv", "r1")
 
 
@@ -46,8 +48,9 @@ def test_the_local_environment_must_hold_the_recorded_builds(tmp_path: Path) -> 
     other = [f"mlflow=={here['mlflow']}+cu999 --hash=sha256:aa"]
     with pytest.raises(ReplayError) as raised:
         check_builds(manifest(tmp_path, other), tmp_path, "local", "r1")
-    assert f"mlflow: the run used {here['mlflow']}+cu999" in str(raised.value)
-    assert f"has {here['mlflow']}" in str(raised.value)
+    assert f"has mlflow {here['mlflow']} where the run used {here['mlflow']}+cu999" in str(
+        raised.value
+    )
     # a line for another platform (marker false here) is not this platform's build
     other_platform = [*same, "mlflow==0.1 ; sys_platform == 'win32' --hash=sha256:aa"]
     check_builds(manifest(tmp_path, other_platform), tmp_path, "local", "r1")
@@ -79,5 +82,5 @@ def test_a_recorded_wheel_this_machine_cannot_install_is_refused(tmp_path: Path)
     )
     with pytest.raises(ReplayError) as raised:
         check_builds(Manifest(environment=env), tmp_path, "uv", "r1")
-    assert f"torch: the run used 2.13.0+cu130 ({other})" in str(raised.value)
-    assert "another wheel of torch==2.13.0, for Linux" in str(raised.value)
+    assert "would install torch another wheel of torch==2.13.0, for Linux" in str(raised.value)
+    assert f"where the run used 2.13.0+cu130 ({other})" in str(raised.value)

@@ -65,7 +65,12 @@ def check_builds(manifest: Manifest, payloads: Path, env_manager: str, run_id: s
     package that had drifted from the lock (a pip-installed CPU build of torch beside a lock that
     names the CUDA build, say) would come back as another build; with `local` the re-run uses
     this interpreter's packages, which must be the recorded ones."""
-    from mlflow_repro.installed import framework_builds, installed_distributions, supported
+    from mlflow_repro.installed import (
+        FRAMEWORKS,
+        framework_builds,
+        installed_distributions,
+        supported,
+    )
 
     env = manifest.environment
     if env_manager == "local":
@@ -110,13 +115,23 @@ def check_builds(manifest: Manifest, payloads: Path, env_manager: str, run_id: s
         )
     if not pairs:
         return
-    named = "; ".join(
-        f"{name}: the run used {used}, {where} {other}" for name, used, other in pairs
-    )
+    builds = {b.name: b for b in env.frameworks}
+
+    def used_build(name: str, used: str) -> str:
+        build = builds.get(name)
+        if build is None or build.version != used:
+            return used
+        return f"{used} (build {build.build}, wheel {build.wheel})"
+
+    pairs.sort(key=lambda pair: (pair[0] not in FRAMEWORKS, pair[0]))  # frameworks first
+    shown = [
+        f"{name} {other} where the run used {used_build(name, used)}"
+        for name, used, other in pairs[:6]
+    ]
+    more = f", and {len(pairs) - 6} more" if len(pairs) > 6 else ""
     raise ReplayError(
-        f"the re-run would not get the builds the run used ({named})",
+        f"the re-run would not get the builds the run used: {where} {', '.join(shown)}{more}",
         run_id=run_id,
         step=STEP,
-        value=", ".join(f"{name}=={used}" for name, used, _ in pairs),
         hint=fix,
     )

@@ -160,12 +160,13 @@ def _with_frameworks(
 
     from mlflow_repro.manifest import Manifest
     from mlflow_repro.replay.result import DIFFERENT
-    from mlflow_repro.replay.verify import compare_frameworks
+    from mlflow_repro.replay.verify import compare_frameworks, quiet_downloads
 
     if not manifest.environment.frameworks:
         return verdict
     try:
-        local = client.download_artifacts(new_id, "repro/manifest.json", str(scratch / "new"))
+        with quiet_downloads():
+            local = client.download_artifacts(new_id, "repro/manifest.json", str(scratch / "new"))
         rerun = Manifest.from_json(Path(local).read_text("utf-8"))
     except Exception as exc:
         progress.note(f"framework builds not compared: the re-run's manifest is unreadable ({exc})")

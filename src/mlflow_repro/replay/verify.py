@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mlflow_repro.modelfiles import NORMALISED, ModelFile, model_files
@@ -13,25 +15,33 @@ from mlflow_repro.replay.result import DIFFERENT, IDENTICAL, WITHIN_TOLERANCE, V
 
 def _models(client: Any, run: Any) -> dict[str, dict[str, ModelFile]]:
     """The run's logged models (by name), each as its files' hashes."""
-    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
-
     found = client.search_logged_models(
         experiment_ids=[run.info.experiment_id],
         filter_string=f"source_run_id = '{run.info.run_id}'",
     )
     out: dict[str, dict[str, ModelFile]] = {}
-    # MLflow's per-download progress bars are noise between the replay's steps and its verdict.
-    bars = os.environ.get(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
-    os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"
-    try:
+    with quiet_downloads():
         for model in found:
             out[model.name] = _model_files(client, model)
+    return out
+
+
+@contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """MLflow's per-download progress bars are noise between the replay's steps and its
+    verdict: off inside this block."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
+    bars = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
     finally:
         if bars is None:
-            os.environ.pop(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = bars
-    return out
+            os.environ[name] = bars
 
 
 def _model_files(client: Any, model: Any) -> dict[str, ModelFile]:
