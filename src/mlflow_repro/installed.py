@@ -5,42 +5,47 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlflow_repro.manifest import FrameworkBuild
 from mlflow_repro.uvexport import normalize
 
-__all__ = ["FRAMEWORKS", "dist_info", "framework_builds", "installed_distributions", "supported"]
+__all__ = [
+    "FRAMEWORKS",
+    "dist_info",
+    "dist_info_folders",
+    "framework_builds",
+    "installed_distributions",
+    "supported",
+]
 
 
-def installed_distributions() -> dict[str, str]:
-    """Name -> version of every distribution on sys.path, from dist-info folder names only."""
-    found: dict[str, str] = {}
-    for entry in sys.path:
-        folder = Path(entry or ".")
-        try:
-            names = [p.name for p in folder.iterdir() if p.name.endswith(".dist-info")]
-        except OSError:
-            continue
-        for name in names:
-            stem = name[: -len(".dist-info")]
-            dist, _, version = stem.partition("-")
-            found.setdefault(normalize(dist), version)
-    return found
-
-
-def dist_info(name: str) -> Path | None:
-    """The `.dist-info` folder of installed distribution `name` (first on sys.path), or None."""
-    wanted = normalize(name)
+def dist_info_folders() -> Iterator[tuple[str, str, Path]]:
+    """(normalised name, version, folder) of every `.dist-info` folder on sys.path, in path
+    order (the first of a name is the one Python imports)."""
     for entry in sys.path:
         try:
             folders = [p for p in Path(entry or ".").iterdir() if p.name.endswith(".dist-info")]
         except OSError:
             continue
         for folder in folders:
-            if normalize(folder.name[: -len(".dist-info")].partition("-")[0]) == wanted:
-                return folder
-    return None
+            dist, _, version = folder.name[: -len(".dist-info")].partition("-")
+            yield normalize(dist), version, folder
+
+
+def installed_distributions() -> dict[str, str]:
+    """Name -> version of every distribution on sys.path, from dist-info folder names only."""
+    found: dict[str, str] = {}
+    for name, version, _ in dist_info_folders():
+        found.setdefault(name, version)
+    return found
+
+
+def dist_info(name: str) -> Path | None:
+    """The `.dist-info` folder of installed distribution `name` (first on sys.path), or None."""
+    wanted = normalize(name)
+    return next((folder for found, _, folder in dist_info_folders() if found == wanted), None)
 
 
 # Distributions whose build (not only version) decides the numbers: where the framework writes its

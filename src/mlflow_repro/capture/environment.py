@@ -7,14 +7,18 @@ import json
 import os
 import platform
 import re
-import sys
 import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mlflow_repro.capture.staging import Staging
-from mlflow_repro.installed import FRAMEWORKS, framework_builds, installed_distributions
+from mlflow_repro.installed import (
+    FRAMEWORKS,
+    dist_info_folders,
+    framework_builds,
+    installed_distributions,
+)
 from mlflow_repro.manifest import Drift, Environment, InstalledWheel
 from mlflow_repro.process import run
 from mlflow_repro.uvexport import (
@@ -63,31 +67,24 @@ def installed_wheels() -> list[InstalledWheel]:
     from mlflow_repro.secrets import strip_url_credentials
 
     found: dict[str, InstalledWheel] = {}
-    for entry in sys.path:
-        folder = Path(entry or ".")
-        try:
-            infos = [p for p in folder.iterdir() if p.name.endswith(".dist-info")]
-        except OSError:
+    for name, version, info in dist_info_folders():
+        direct = info / "direct_url.json"
+        if name in found or not direct.is_file():
             continue
-        for info in infos:
-            direct = info / "direct_url.json"
-            name, _, version = info.name[: -len(".dist-info")].partition("-")
-            if normalize(name) in found or not direct.is_file():
-                continue
-            try:
-                data = json.loads(direct.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if "archive_info" not in data:
-                continue  # editable or VCS installs: the code is the checkout, not a wheel
-            digest, source = _archive_sha256(data)
-            found[normalize(name)] = InstalledWheel(
-                name=normalize(name),
-                version=version,
-                url=strip_url_credentials(str(data.get("url", ""))),
-                sha256=digest,
-                hash_source=source,
-            )
+        try:
+            data = json.loads(direct.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if "archive_info" not in data:
+            continue  # editable or VCS installs: the code is the checkout, not a wheel
+        digest, source = _archive_sha256(data)
+        found[name] = InstalledWheel(
+            name=name,
+            version=version,
+            url=strip_url_credentials(str(data.get("url", ""))),
+            sha256=digest,
+            hash_source=source,
+        )
     return sorted(found.values(), key=lambda w: w.name)
 
 
@@ -127,18 +124,12 @@ def _locked_names(lock: Path) -> set[str]:
 def _installers(names: set[str]) -> dict[str, str]:
     """Name -> the tool that installed it (the dist-info's INSTALLER file: uv, pip, ...)."""
     found: dict[str, str] = {}
-    for entry in sys.path:
-        try:
-            folders = [p for p in Path(entry or ".").iterdir() if p.name.endswith(".dist-info")]
-        except OSError:
-            continue
-        for folder in folders:
-            name = normalize(folder.name[: -len(".dist-info")].partition("-")[0])
-            if name in names and name not in found:
-                try:
-                    found[name] = (folder / "INSTALLER").read_text("utf-8").strip()
-                except OSError:
-                    found[name] = ""
+    for name, _, folder in dist_info_folders():
+        if name in names and name not in found:
+            try:
+                found[name] = (folder / "INSTALLER").read_text("utf-8").strip()
+            except OSError:
+                found[name] = ""
     return found
 
 
