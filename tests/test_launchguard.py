@@ -49,3 +49,37 @@ def test_other_managers_projects_and_pyenv_on_path_pass(
     (tools / "pyenv").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     assert problem(str(project), None) is None
+
+
+def test_environment_builds_of_one_directory_take_turns(tmp_path: Path) -> None:
+    """Two runs needing the same not-yet-built environment: MLflow has no lock; the wrap builds
+    one at a time per directory (and other directories in parallel)."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from mlflow_repro.launchguard import one_builder_per_environment
+
+    spans: list[tuple[str, float, float]] = []
+
+    def create(**kwargs: object) -> str:
+        began = time.monotonic()
+        time.sleep(0.3)
+        spans.append((str(kwargs["env_dir"]), began, time.monotonic()))
+        return "activate"
+
+    module = SimpleNamespace(_create_virtualenv=create)
+    one_builder_per_environment(module)
+    one_builder_per_environment(module)  # wrapped once only
+    envs = [tmp_path / "envs" / "a", tmp_path / "envs" / "a", tmp_path / "envs" / "b"]
+    threads = [
+        threading.Thread(target=module._create_virtualenv, kwargs={"env_dir": e}) for e in envs
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    same = sorted(s for s in spans if s[0].endswith("a"))
+    assert len(same) == 2 and same[0][2] <= same[1][1]  # the second began after the first ended
+    other = next(s for s in spans if s[0].endswith("b"))
+    assert other[1] < same[-1][2]  # another directory did not wait for both

@@ -1,4 +1,4 @@
-"""`mlflow run` with MLflow's virtualenv manager where it cannot work: a message, and no run.
+"""`mlflow run` made safe where MLflow alone is not: no pyenv, and concurrent environment builds.
 
 A project with a `python_env.yaml` gets MLflow's `virtualenv` environment manager by default,
 which asks pyenv for the Python version the file names. Without pyenv MLflow creates the run,
@@ -6,7 +6,11 @@ then fails inside `pyenv install` with `FileNotFoundError: ... 'None'`, leaving 
 for ever. In a process running `mlflow run` (or replay's `mlflow.projects.run`), the plugin wraps
 `LocalBackend.run` so that this case stops before the run is created, with an
 `ExecutionException` (which `mlflow run` prints as `=== ... ===`, exit 1) that names the fixes.
-Nothing else about `mlflow run` changes.
+
+Runs started at once (a sweep, `reproduce --jobs N`) may need the same environment before it
+exists; MLflow builds it with no lock, so two builders collide. The same wrap serializes the
+build of each environment directory under a file lock beside it (`<env_dir>.lock`): the second
+waits, then finds it built. Nothing else about `mlflow run` changes.
 """
 
 from __future__ import annotations
@@ -67,7 +71,34 @@ def problem(project_uri: str, env_manager: str | None) -> str | None:
     )
 
 
+def one_builder_per_environment(module: Any = None) -> None:
+    """Wrap MLflow's `_create_virtualenv` (as `mlflow.projects.backend.local` calls it) so that
+    each environment directory is built by one process at a time."""
+    import fcntl
+    import functools
+
+    if module is None:
+        import mlflow.projects.backend.local
+
+        module = mlflow.projects.backend.local
+    create = getattr(module, "_create_virtualenv", None)
+    if create is None or getattr(create, "__mlflow_repro__", False):
+        return
+
+    @functools.wraps(create)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        env_dir = Path(kwargs["env_dir"]) if "env_dir" in kwargs else Path(args[2])
+        env_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{env_dir}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return create(*args, **kwargs)
+
+    locked.__mlflow_repro__ = True  # type: ignore[attr-defined]
+    module._create_virtualenv = locked
+
+
 def _wrap(module: Any) -> None:
+    one_builder_per_environment(module)
     backend = getattr(module, "LocalBackend", None)
     original = getattr(backend, "run", None)
     if original is None or getattr(original, "__mlflow_repro__", False):

@@ -75,7 +75,7 @@ def launch_project(
     import mlflow.projects
     from mlflow.exceptions import ExecutionException
 
-    from mlflow_repro.launchguard import problem
+    from mlflow_repro.launchguard import one_builder_per_environment, problem
 
     cannot = problem(str(directory), env_manager)
     if cannot:
@@ -86,7 +86,7 @@ def launch_project(
             value=env_manager,
             hint="replay again with --env-manager uv; nothing was started",
         )
-    _one_builder_per_environment()
+    one_builder_per_environment()
     try:
         submitted = mlflow.projects.run(
             str(directory),
@@ -107,29 +107,3 @@ def launch_project(
             hint="its output is above; the new run is marked FAILED in the tracking store",
         ) from exc
     return str(submitted.run_id)
-
-
-def _one_builder_per_environment() -> None:
-    """Replays run side by side (`reproduce --jobs N`) may need the same environment MLflow has
-    not built yet; MLflow builds it without a lock, so two builders would collide. Here the
-    build of each environment directory is done under a file lock beside it; the second replay
-    waits, then finds it built."""
-    import fcntl
-    import functools
-
-    import mlflow.projects.backend.local as local
-
-    create = local._create_virtualenv
-    if getattr(create, "__mlflow_repro__", False):
-        return
-
-    @functools.wraps(create)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        env_dir = Path(kwargs["env_dir"]) if "env_dir" in kwargs else Path(args[2])
-        env_dir.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{env_dir}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            return create(*args, **kwargs)
-
-    locked.__mlflow_repro__ = True  # type: ignore[attr-defined]
-    local._create_virtualenv = locked
