@@ -59,8 +59,9 @@ ui port="5000":
 # (these CI machines), every `mlflow run` child in the environments MLflow and the jobs build
 # would compile mlflow (and torch) from source again; measured: about a minute of the suite.
 # With no arguments the two tiers run side by side: the end-to-end tier mostly waits on one
-# subprocess at a time, so the unit tier (about a minute) fits on the other core; its report is
-# printed after the end-to-end one. With arguments: one pytest, as given.
+# subprocess at a time, so the unit tier (about a minute) and the two end-to-end files that use
+# none of its shared fixtures fit on the other core; their reports are printed after the main
+# one. With arguments: one pytest, as given.
 
 # run the whole test suite (installs the environment, the frameworks, the data and a browser first)
 [group('check')]
@@ -70,17 +71,23 @@ test *args: install-frameworks data browser
     unset PYTHONDONTWRITEBYTECODE
     export MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1
     if [ -n "{{args}}" ]; then exec uv run --frozen pytest {{args}}; fi
-    unit_log=$(mktemp)
-    uv run --frozen pytest -m "not e2e" -p no:cacheprovider > "$unit_log" 2>&1 &
-    unit=$!
-    uv run --frozen pytest -m e2e
+    # beside: the unit tier, then the end-to-end files that need none of the shared template runs
+    beside=(tests/e2e/test_install.py tests/e2e/test_seeds.py)
+    side_log=$(mktemp)
+    (
+        uv run --frozen pytest -m "not e2e" -p no:cacheprovider; unit=$?
+        uv run --frozen pytest -p no:cacheprovider "${beside[@]}"; rest=$?
+        exit $(( unit != 0 || rest != 0 ))
+    ) > "$side_log" 2>&1 &
+    side=$!
+    uv run --frozen pytest -m e2e "${beside[@]/#/--ignore=}"
     e2e_status=$?
-    wait "$unit"
-    unit_status=$?
-    echo "---------- unit tier (pytest -m 'not e2e'), run beside the end-to-end tier ----------"
-    cat "$unit_log"
-    rm -f "$unit_log"
-    exit $(( e2e_status != 0 || unit_status != 0 ))
+    wait "$side"
+    side_status=$?
+    echo "---------- run beside it: the unit tier, then ${beside[*]} ----------"
+    cat "$side_log"
+    rm -f "$side_log"
+    exit $(( e2e_status != 0 || side_status != 0 ))
 
 # install headless Chromium for the UI test (Debian's package; needs root or sudo)
 [group('install')]
