@@ -136,8 +136,9 @@ def _installers(names: set[str]) -> dict[str, str]:
 def _unlocked(lines: list[str], installed: dict[str, str], lock: Path) -> dict[str, str]:
     """Installed beside the lock: distributions the export (what replay installs) does not name,
     except those uv installed from another group of this uv.lock (dev tools), the project and
-    the installer. A framework pip-installed next to a uv environment is listed, even when a
-    non-default group of the lock names it: replay's environment will not hold that build."""
+    the installer. A package pip-installed next to a uv environment is listed unless the export
+    names it; a framework whose whole group is installed is exported with that group (then a
+    build other than the lock's shows as drift, which replay refuses)."""
     exported = {normalize(m.group(1)) for m in map(PIN.match, lines) if m}
     project = _project_name(lock.parent)
     others = {n for n in installed if n not in exported and n != project and n not in _INSTALLERS}

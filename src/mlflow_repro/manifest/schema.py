@@ -129,7 +129,7 @@ class Environment:
     groups: list[str] = field(default_factory=list)
     frameworks: list[FrameworkBuild] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
-    # installed beside the lock (pip-installed frameworks, dev tools): name -> version
+    # installed beside the lock (pip-installed, in no group of it uv installed): name -> version
     unlocked: dict[str, str] = field(default_factory=dict)
     wheels: list[InstalledWheel] = field(default_factory=list)
     image: str | None = None  # the container image, when the launcher says (MLFLOW_REPRO_IMAGE)
