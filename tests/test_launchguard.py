@@ -83,3 +83,11 @@ def test_environment_builds_of_one_directory_take_turns(tmp_path: Path) -> None:
     assert len(same) == 2 and same[0][2] <= same[1][1]  # the second began after the first ended
     other = next(s for s in spans if s[0].endswith("b"))
     assert other[1] < same[-1][2]  # another directory did not wait for both
+
+
+def test_replay_words_the_same_problem_without_claiming_no_run(
+    project: Path, no_pyenv: None
+) -> None:
+    found = problem(str(project), "virtualenv", before_run=False)
+    assert found is not None and "pyenv is not on PATH" in found
+    assert "no run was created" not in found and "--env-manager uv" in found

@@ -47,8 +47,9 @@ def _python_version(project: Path) -> str | None:
     return str((yaml.safe_load(env_file.read_text("utf-8")) or {}).get("python", "")) or None
 
 
-def problem(project_uri: str, env_manager: str | None) -> str | None:
-    """Why MLflow's virtualenv manager cannot build this project's environment here, or None."""
+def problem(project_uri: str, env_manager: str | None, *, before_run: bool = True) -> str | None:
+    """Why MLflow's virtualenv manager cannot build this project's environment here, or None.
+    `before_run`: said as `mlflow run` stops (no run was created); replay words its own."""
     if env_manager not in (None, "virtualenv") or shutil.which("pyenv"):
         return None
     project = Path(project_uri)
@@ -63,8 +64,9 @@ def problem(project_uri: str, env_manager: str | None) -> str | None:
         else "--env-manager virtualenv"
     )
     return (
-        f"{chosen} needs pyenv to provide Python {version}, and pyenv is not on PATH. Nothing "
-        "was started and no run was created. Run with `--env-manager uv` (uv installs the "
+        f"{chosen} needs pyenv to provide Python {version}, and pyenv is not on PATH. "
+        + ("Nothing was started and no run was created. " if before_run else "")
+        + "Run with `--env-manager uv` (uv installs the "
         f"locked packages, hash-checked, and finds or downloads Python {version}), or "
         "`--env-manager local` inside an environment that holds the project's lock, or install "
         "pyenv (https://github.com/pyenv/pyenv#installation)"

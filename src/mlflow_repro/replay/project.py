@@ -77,10 +77,10 @@ def launch_project(
 
     from mlflow_repro.launchguard import one_builder_per_environment, problem
 
-    cannot = problem(str(directory), env_manager)
+    cannot = problem(str(directory), env_manager, before_run=False)
     if cannot:
         raise ReplayError(
-            cannot.replace("Nothing was started and no run was created. ", ""),
+            cannot,
             run_id=run_id,
             step="run",
             value=env_manager,

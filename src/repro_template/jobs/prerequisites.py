@@ -109,14 +109,12 @@ def ensure_framework(model: Any, conf_file: str, project: Path | None = None) ->
         # PYTHONDONTWRITEBYTECODE: no .pyc is ever written, so every process would compile the
         # framework again (TensorFlow: ~10 s an import); compile once in a long-lived env.
         cmd.append("--compile-bytecode")
-    _sync(cmd, sys.prefix, project, group, conf_file, model.KIND, module)
+    _sync(cmd, sys.prefix, project, group, conf_file)
     importlib.invalidate_caches()
     _say(f"{name} installed from uv.lock (group '{group}')")
 
 
-def _sync(
-    cmd: list[str], target: str, project: Path, group: str, conf_file: str, kind: str, module: str
-) -> None:
+def _sync(cmd: list[str], target: str, project: Path, group: str, conf_file: str) -> None:
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": target}
     env.pop("VIRTUAL_ENV", None)  # uv warns when it differs from the target
     done = subprocess.run(cmd, cwd=project, env=env, check=False)  # uv's progress: the terminal
@@ -124,8 +122,8 @@ def _sync(
         raise ConfigError(
             conf_file,
             [
-                f"job.model.KIND: {kind} needs {module}; installing dependency group '{group}' "
-                f"from uv.lock into {target} failed (`{' '.join(cmd)}` exited "
+                f"job.model.KIND needs dependency group '{group}'; installing dependency group "
+                f"'{group}' from uv.lock into {target} failed (`{' '.join(cmd)}` exited "
                 f"{done.returncode}; its output is above). Check the network and the disk, "
                 "then run again"
             ],
@@ -159,7 +157,7 @@ def _sibling_environment(
             if subprocess.run(venv, check=False).returncode != 0:
                 raise ConfigError(conf_file, [f"`{' '.join(venv)}` failed (output above)"])
             cmd = [uv, "sync", "--frozen", "--no-dev", "--group", group]
-            _sync(cmd, str(target), project, group, conf_file, group, group)
+            _sync(cmd, str(target), project, group, conf_file)
             done.write_text(f"uv.lock group {group}\n")
             _say(f"{name} installed from uv.lock into {target}")
     return target
