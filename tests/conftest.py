@@ -8,9 +8,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.postgres import Postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -198,13 +201,43 @@ def serve(store_uri: str, root: Path, *extra: str) -> Iterator[str]:
         log.close()
 
 
+@contextlib.contextmanager
+def postgres_server() -> Iterator[Postgres]:
+    """A PostgreSQL cluster of its own (tests/postgres.py), stopped and removed after."""
+    database = Postgres(free_port())
+    try:
+        database.init()
+        database.start()
+        yield database
+    finally:
+        with contextlib.suppress(RuntimeError):  # a test may have stopped it already
+            database.stop("immediate")
+        database.remove()
+
+
+@contextlib.contextmanager
+def team_server(root: Path) -> Iterator[TeamServer]:
+    """The team's setup: `mlflow server` on PostgreSQL, artifacts proxied to a folder it owns."""
+    with postgres_server() as database:
+        store = database.create_database("mlflow")
+        artifacts = root / "artifacts"
+        with serve(store, root, "--artifacts-destination", str(artifacts)) as uri:
+            yield TeamServer(uri, root, database, artifacts)
+
+
+@dataclass(frozen=True)
+class TeamServer:
+    uri: str  # http://127.0.0.1:PORT, what clients use
+    root: Path
+    database: Postgres
+    artifacts: Path  # the server's --artifacts-destination
+
+
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path | str]]:
-    """A real `mlflow server` on loopback with its own sqlite store and proxied artifacts."""
-    root = tmp_path_factory.mktemp("server")
-    store = f"sqlite:///{root / 'server.db'}"
-    with serve(store, root, "--artifacts-destination", str(root / "artifacts")) as uri:
-        yield {"uri": uri, "root": root}
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamServer]:
+    """A real `mlflow server` on loopback over PostgreSQL with proxied artifacts."""
+    with team_server(tmp_path_factory.mktemp("server")) as server:
+        yield server
 
 
 def require(module: str | None) -> None:

@@ -12,6 +12,7 @@ import pytest
 from mlflow_repro import plugin, session
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import Manifest
+from mlflow_repro.manifest.status import status
 from mlflow_repro.publish import MAX_TAG_KEY, MAX_TAG_VALUE
 from tests.captures import small_capture
 
@@ -47,6 +48,18 @@ def test_a_parent_and_its_nested_run_each_get_their_own_manifest(
         tags = client.get_run(run_id).data.tags
         assert tags["repro.capture.id"] == session.CAPTURE_ID
         assert tags["repro.git.commit"] == captured.manifest.code.commit
+        assert tags["repro.status"] == status(manifest)[0]  # set once repro/ was logged
+
+
+def test_the_tags_given_with_a_new_run_claim_no_status(
+    monkeypatch: pytest.MonkeyPatch, captured: Captured
+) -> None:
+    """The status says the run holds its manifest: publish sets it after the upload."""
+    monkeypatch.setattr(plugin, "_called_by_start_run", lambda: True)
+    monkeypatch.setattr(session, "_captured", captured)
+    tags = plugin.ReproRunContext().tags()
+    assert tags["repro.git.commit"] == captured.manifest.code.commit
+    assert "repro.status" not in tags
 
 
 def test_tags_are_empty_unless_start_run_asks(

@@ -102,9 +102,11 @@ def test_each_run_gets_its_own_manifest_beside_the_shared_payloads(
         assert manifest.launch.run_index == index
         assert dataclasses.replace(manifest, launch=captured.manifest.launch) == captured.manifest
     assert logged(captured.staging.root) == {"git.diff"}  # the shared staging is left as it was
-    # The repro.* tags were set with the run (start_run): only the description is added.
+    # The repro.* tags were set with the run (start_run), all but the status, which claims the
+    # manifest: it comes with the description once repro/ is logged.
     for index in (0, 1):
-        assert set(client.tags[f"run{index}"]) == {"mlflow.note.content"}
+        assert set(client.tags[f"run{index}"]) == {"mlflow.note.content", "repro.status"}
+        assert client.tags[f"run{index}"]["repro.status"] == "incomplete"  # the capture's errors
         note = client.tags[f"run{index}"]["mlflow.note.content"]
         assert note.startswith("**mlflow-repro: ")
         assert f"`mlflow-repro reproduce run{index}`" in note
@@ -131,14 +133,51 @@ def test_a_manifest_without_payloads_logs_only_itself(
     assert logged(tmp_path / "r") == {"repro/manifest.json"}
 
 
-def test_a_failing_artifact_repository_becomes_the_errors_tag(
+def test_a_failing_artifact_repository_is_printed_and_marks_the_run_incomplete(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    captured: Captured,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_repositories(monkeypatch, OSError("disk full"))
+    client = Client()
+    manifest = dataclasses.replace(captured.manifest, errors=[])  # would be reproducible
+    assert not publish(client, a_run("r", tmp_path), captured, manifest)  # nothing raised
+    assert client.tags["r"] == {
+        "repro.status": "incomplete",
+        ERRORS_TAG: "publish: OSError: disk full",
+    }  # no description claiming repro/manifest.json
+    printed = capsys.readouterr().err
+    assert "repro/ (repro/git.diff, repro/manifest.json) not logged to run r" in printed
+    assert "OSError: disk full" in printed
+
+
+def test_a_failed_upload_keeps_the_capture_errors_in_the_tag(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, captured: Captured
 ) -> None:
     use_repositories(monkeypatch, OSError("disk full"))
     client = Client()
-    publish(client, a_run("r", tmp_path), captured, captured.manifest)  # nothing raised
+    publish(client, a_run("r", tmp_path), captured, captured.manifest)
     errors = client.tags["r"][ERRORS_TAG]
     assert errors == "data: dvc.lock: not YAML; publish: OSError: disk full"
+
+
+def test_a_store_that_refuses_even_the_incomplete_mark_is_printed(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    captured: Captured,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_repositories(monkeypatch, ConnectionError("server gone"))
+
+    class Gone(Client):
+        def log_batch(self, run_id: str, tags: list[Any]) -> None:
+            raise ConnectionError("server gone")
+
+    assert not publish(Gone(), a_run("r", tmp_path), captured, captured.manifest)
+    printed = capsys.readouterr().err
+    assert "not logged to run r: ConnectionError: server gone" in printed
+    assert "run r could not be marked incomplete either: ConnectionError" in printed
 
 
 def test_a_failing_tracking_store_is_named_too(
@@ -151,8 +190,9 @@ def test_a_failing_tracking_store_is_named_too(
             raise ConnectionError("store unreachable")
 
     client = Failing()
-    publish(client, a_run("r", tmp_path), captured, captured.manifest, with_tags=True)
-    assert "publish: ConnectionError: store unreachable" in client.tags["r"][ERRORS_TAG]
+    assert publish(client, a_run("r", tmp_path), captured, captured.manifest, with_tags=True)
+    assert "publish: tags: ConnectionError: store unreachable" in client.tags["r"][ERRORS_TAG]
+    assert (tmp_path / "r/repro/manifest.json").is_file()
 
 
 def huge_manifest(captured: Captured) -> Manifest:

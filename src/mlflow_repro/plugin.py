@@ -6,7 +6,8 @@ plugin the new run id:
 
 - New runs (`mlflow.start_run()`): `tags()` returns the `repro.*` tags plus `repro.capture.id`,
   and wraps `MlflowClient.create_run` once. The wrapper lets MLflow create the run, and when the
-  tags it was given carry this process's capture id, logs `repro/` to the new run id.
+  tags it was given carry this process's capture id, logs `repro/` to the new run id, then sets
+  `repro.status`; an upload that fails is tried again as the process exits (`later.py`).
 - Runs launched by `mlflow run`: the child resumes a run MLflow already created (MLFLOW_RUN_ID in
   its environment), and providers are not asked: `resumed.py` captures for that run.
 
@@ -33,6 +34,7 @@ from mlflow_repro.names import (
     CAPTURE_ID_TAG,
     REPLAY_TOKEN_TAG,
     REPLAY_TOKEN_VAR,
+    STATUS_TAG,
 )
 
 
@@ -66,7 +68,11 @@ def _install_create_run_hook() -> None:
                 from mlflow_repro.publish import publish
 
                 launch = Launch(launcher="python", run_index=session.next_run_index())
-                publish(self, run, captured, captured.for_run(launch))
+                manifest = captured.for_run(launch)
+                if not publish(self, run, captured, manifest):
+                    from mlflow_repro.later import retry_at_exit
+
+                    retry_at_exit(self, run, captured, manifest, with_tags=False)
         except Exception as exc:  # the run exists: never fail start_run from here
             print(f"mlflow-repro: capture for run {run.info.run_id} failed: {exc}", file=sys.stderr)
         return run
@@ -107,7 +113,9 @@ class ReproRunContext:
             _install_create_run_hook()
             from mlflow_repro.publish import within_limits
 
+            # every repro.* tag but the status, which publish sets once repro/ is logged
             tags = {**captured.manifest.tags(), CAPTURE_ID_TAG: session.CAPTURE_ID}
+            del tags[STATUS_TAG]
             token = os.environ.get(REPLAY_TOKEN_VAR, "").strip()
             if token:  # how replay finds the run a re-run plain script started
                 tags[REPLAY_TOKEN_TAG] = token

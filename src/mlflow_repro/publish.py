@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import MANIFEST_ARTIFACT, Manifest
-from mlflow_repro.names import CAPTURE_ERRORS_TAG, NOTE_TAG
+from mlflow_repro.names import CAPTURE_ERRORS_TAG, NOTE_TAG, STATUS_TAG
 
 # MLflow's limits (mlflow/utils/validation.py), and the width of a SQL store's columns.
 MAX_TAG_KEY = 250
@@ -86,46 +87,107 @@ def log_manifest(log: Callable[[str], None], client: Any, run_id: str, manifest:
 
 def record_error(client: Any, run_id: str, manifest: Manifest, note: str) -> None:
     """Add `note` to the run's `repro.capture.errors` tag (never raises)."""
-    previous = manifest.tags().get(CAPTURE_ERRORS_TAG)
-    errors = within_limits({CAPTURE_ERRORS_TAG: f"{previous}; {note}" if previous else note})
+    errors = within_limits({CAPTURE_ERRORS_TAG: _errors_with(manifest, note)})
     with contextlib.suppress(Exception):
         client.set_tag(run_id, CAPTURE_ERRORS_TAG, errors[CAPTURE_ERRORS_TAG])
 
 
+def _errors_with(manifest: Manifest, note: str) -> str:
+    previous = manifest.tags().get(CAPTURE_ERRORS_TAG)
+    return f"{previous}; {note}" if previous else note
+
+
+def lost_files(manifest: Manifest) -> str:
+    """What a failed upload left out of the run, for the message: `repro/` and its files."""
+    names = [payload.path for payload in manifest.payloads()] + [MANIFEST_ARTIFACT]
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return f"repro/ ({shown})"
+
+
+def _upload(client: Any, run: Any, captured: Captured, manifest: Manifest) -> None:
+    """The payloads first, the manifest last: a run holds `repro/manifest.json` only when every
+    file it names was logged before it."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    repository: Any = get_artifact_repository(
+        run.info.artifact_uri, tracking_uri=client.tracking_uri
+    )
+    folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
+    if manifest.payloads():
+        repository.log_artifacts(str(captured.staging.root), artifact_path=folder)
+    log_manifest(
+        lambda path: repository.log_artifact(path, artifact_path=folder),
+        client,
+        run.info.run_id,
+        manifest,
+    )
+
+
 def publish(
-    client: Any, run: Any, captured: Captured, manifest: Manifest, *, with_tags: bool = False
-) -> None:
+    client: Any,
+    run: Any,
+    captured: Captured,
+    manifest: Manifest,
+    *,
+    with_tags: bool = False,
+    attempt: str = "",
+) -> bool:
     """Upload `repro/` to the run: the staged payloads, shared by every run of the process, and
-    `manifest`, this run's own (`Captured.for_run`); set the tags when asked.
+    `manifest`, this run's own (`Captured.for_run`); then the tags that claim it: `repro.status`
+    (with every `repro.*` tag when `with_tags`, else they came with the run) and the run
+    description. Returns whether `repro/` was logged. `attempt` qualifies the messages (a retry).
 
     `run` is the Run object MLflow returned: its artifact URI spares the store a lookup (the
-    largest part of the cost for runs after the first in a process). Failures are recorded on
-    the run as `repro.capture.errors` and never raised.
+    largest part of the cost for runs after the first in a process). Nothing is raised. When the
+    upload fails, what was lost is printed, and the run is marked `repro.status = incomplete`
+    with the reason in `repro.capture.errors` (printed too when even that cannot be written):
+    no run claims a manifest it does not hold.
     """
     run_id = run.info.run_id
     try:
+        _upload(client, run, captured, manifest)
+    except Exception as exc:
+        reason = f"publish: {type(exc).__name__}: {exc}"
+        print(
+            f"mlflow-repro: {lost_files(manifest)} not logged to run {run_id}{attempt}: "
+            f"{type(exc).__name__}: {str(exc)[:500]}",
+            file=sys.stderr,
+        )
+        mark_incomplete(client, run_id, manifest, reason)
+        return False
+    tags = (
+        within_limits(manifest.tags()) if with_tags else {STATUS_TAG: manifest.tags()[STATUS_TAG]}
+    )
+    existing = getattr(getattr(run, "data", None), "tags", None) or {}
+    if NOTE_TAG not in existing:  # never over a description the user wrote
+        tags[NOTE_TAG] = run_description(manifest, run_id)
+    try:
         from mlflow.entities import RunTag
 
-        tags = within_limits(manifest.tags()) if with_tags else {}
-        existing = getattr(getattr(run, "data", None), "tags", None) or {}
-        if NOTE_TAG not in existing:  # never over a description the user wrote
-            tags[NOTE_TAG] = run_description(manifest, run_id)
-        if tags:
-            tags = within_limits(tags)
-            client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-        repository: Any = get_artifact_repository(
-            run.info.artifact_uri, tracking_uri=client.tracking_uri
-        )
-        folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
-        if manifest.payloads():
-            repository.log_artifacts(str(captured.staging.root), artifact_path=folder)
-        log_manifest(
-            lambda path: repository.log_artifact(path, artifact_path=folder),
-            client,
-            run_id,
-            manifest,
-        )
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in within_limits(tags).items()])
     except Exception as exc:
-        record_error(client, run_id, manifest, f"publish: {type(exc).__name__}: {exc}")
+        print(
+            f"mlflow-repro: repro/ was logged to run {run_id}, but not its tags "
+            f"({', '.join(sorted(tags))}): {type(exc).__name__}: {str(exc)[:500]}",
+            file=sys.stderr,
+        )
+        record_error(client, run_id, manifest, f"publish: tags: {type(exc).__name__}: {exc}")
+    return True
+
+
+def mark_incomplete(client: Any, run_id: str, manifest: Manifest, note: str) -> None:
+    """`repro.status = incomplete` and `note` added to `repro.capture.errors`; printed when the
+    tracking store refuses even that (never raises)."""
+    from mlflow.entities import RunTag
+
+    tags = within_limits(
+        {STATUS_TAG: "incomplete", CAPTURE_ERRORS_TAG: _errors_with(manifest, note)}
+    )
+    try:
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    except Exception as exc:
+        print(
+            f"mlflow-repro: run {run_id} could not be marked incomplete either: "
+            f"{type(exc).__name__}: {str(exc)[:300]}",
+            file=sys.stderr,
+        )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_repro import session
-from mlflow_repro.names import CAPTURE_ID_TAG, CAPTURED_RUN_VAR, TAG_PREFIX
+from mlflow_repro.names import CAPTURE_ID_TAG, CAPTURED_RUN_VAR, STATUS_TAG, TAG_PREFIX
 
 if TYPE_CHECKING:
     from mlflow_repro.manifest import Manifest
@@ -40,16 +40,20 @@ def _capture(run_id: str, run_index: int) -> None:
 
         client = MlflowClient()
         run = client.get_run(run_id)  # first: the job may log params of its own meanwhile
-        if TAG_PREFIX + "manifest.version" in run.data.tags:
+        if STATUS_TAG in run.data.tags:  # captured already (a manifest claimed)
             return
         top = repository_root(source_directory())
         projects = [Path.cwd(), *([top] if top else [])]
         launch = project_launch(run.data.tags, run.data.params, projects)
         captured = session.process_capture()
         manifest = captured.for_run(dataclasses.replace(launch, run_index=run_index))
-        publish(client, run, captured, manifest, with_tags=True)
         client.set_tag(run_id, CAPTURE_ID_TAG, session.CAPTURE_ID)
-        _published[run_id] = manifest
+        if publish(client, run, captured, manifest, with_tags=True):
+            _published[run_id] = manifest
+        else:
+            from mlflow_repro.later import retry_at_exit
+
+            retry_at_exit(client, run, captured, manifest, with_tags=True)
     except Exception as exc:  # the user's run goes on whatever happens here
         print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)
 

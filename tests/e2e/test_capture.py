@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mlflow_repro.manifest import Manifest
-from tests.conftest import Repo, run, venv_env
+from tests.conftest import Repo, TeamServer, run, venv_env
 from tests.e2e.conftest import Trained, train
 
 pytestmark = pytest.mark.e2e
@@ -69,8 +68,8 @@ def project(repo: Repo) -> Repo:
 def store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'mlflow.db'}"
-    server: dict[str, Any] = request.getfixturevalue("mlflow_server")
-    return str(server["uri"])
+    server: TeamServer = request.getfixturevalue("mlflow_server")
+    return server.uri
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "http"])
