@@ -25,6 +25,7 @@ mlflow.set_experiment(experiment_id=os.environ["SWEEP_EXPERIMENT_ID"])
 wall, cpu = time.perf_counter(), time.process_time()
 with mlflow.start_run() as run:
     started = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+    time.sleep(float(os.environ.get("SWEEP_TRAIN_SECONDS", "0")))  # training
     mlflow.log_param("index", index)
     mlflow.log_metric("loss", 1.0 / (index + 1))
 print("SWEEP " + json.dumps({"index": index, "run_id": run.info.run_id, **started}))
@@ -121,6 +122,7 @@ def problems(uri: str, experiment_id: str, count: int, dest: Path) -> list[str]:
 
 def run_problems(client: Any, run_: Any, index: int, dest: Path) -> list[str]:
     from mlflow_repro.manifest import Manifest
+    from mlflow_repro.manifest.status import status
 
     run_id, tags = run_.info.run_id, run_.data.tags
     local = Path(client.download_artifacts(run_id, "repro", str(dest / run_id)))
@@ -132,7 +134,7 @@ def run_problems(client: Any, run_: Any, index: int, dest: Path) -> list[str]:
         found.append(f"run {run_id} carries the manifest of seed {manifest.seeds.seed}")
     if tags.get("repro.seed") != str(seed_of(index)):
         found.append(f"run {run_id} tag repro.seed = {tags.get('repro.seed')}")
-    if tags.get("repro.status") != "reproducible" or manifest.errors:
+    if tags.get("repro.status") != status(manifest)[0] or manifest.errors:
         found.append(f"run {run_id}: status {tags.get('repro.status')}, errors {manifest.errors}")
     root = local.parent
     for payload in manifest.payloads():

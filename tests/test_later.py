@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,7 +24,10 @@ ERRORS_TAG = "repro.capture.errors"
 
 class DeletingClient(Client):
     def delete_tag(self, run_id: str, key: str) -> None:
-        del self.tags[run_id][key]
+        del self.tags[run_id][key]  # MLflow's raises for a tag the run does not have
+
+    def get_run(self, run_id: str) -> Any:
+        return SimpleNamespace(data=SimpleNamespace(tags=dict(self.tags.get(run_id, {}))))
 
 
 @pytest.fixture

@@ -243,9 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--backend",
         default=None,
-        help="mlflow run backend (default: the one the run recorded, else local)",
+        help="mlflow run backend (default: the one the run recorded, else local); kubernetes "
+        "runs the re-run as a Job: the MLproject needs a docker_env image, and this machine "
+        "Docker (MLflow builds the image from it and the rebuilt workspace, DVC data included, "
+        "and pushes it) and a kube context; everything is checked before a run is created "
+        "(docs/deployment.md)",
     )
-    replay.add_argument("--backend-config", help="backend config: a JSON file or JSON text")
+    replay.add_argument(
+        "--backend-config",
+        help="backend config: a JSON file or JSON text; for kubernetes: kube-job-template-path "
+        "(read from the current directory when relative, as MLflow reads it), repository-uri, "
+        "kube-context, e.g. docs/kubernetes/backend-config.json",
+    )
     replay.add_argument(
         "--workdir", type=Path, help="where to build the workspace (must not exist)"
     )

@@ -1,19 +1,20 @@
 """Launch: how the re-run is started, every choice read from the manifest (or given by the
 caller), and the dispatch to `mlflow run` (project.py) or the recorded command line (script.py),
-with the recorded seeds, generator states and floating-point settings in the environment."""
+with the recorded seeds, generator states and floating-point settings in the environment (on the
+kubernetes backend: in the Job, kubernetes.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.names import REPLAY_OF_VAR, REPLAY_REGISTER_VAR, STATE_VAR
-from mlflow_repro.replay import project, script
+from mlflow_repro.replay import kubernetes, project, script
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,26 @@ class Plan:
     backend: str
     directory: Path  # the MLproject's directory (a plain script: the workspace)
     notes: list[str] = field(default_factory=list)  # choices the manifest could not settle
+    job: kubernetes.Job | None = None  # the kubernetes backend: what `checked` found
+
+
+def checked(
+    plan: Plan, backend_config: dict[str, Any] | None, *, run_id: str, experiment_id: str
+) -> Plan:
+    """The plan with everything its backend needs checked, before the data step and before any
+    run exists (kubernetes: the backend config, the Job template, docker_env, Docker, the kube
+    context); a ReplayError otherwise. Other backends need nothing more."""
+    if plan.backend != "kubernetes" or plan.entry_point is None:
+        return plan
+    job = kubernetes.check(
+        plan.directory,
+        plan.entry_point,
+        plan.parameters,
+        backend_config,
+        run_id=run_id,
+        experiment_id=experiment_id,
+    )
+    return replace(plan, job=job)
 
 
 def plan_launch(
@@ -56,12 +77,19 @@ def plan_launch(
     declared = project.declared_parameters(directory, launch.entry_point, run_id)
     parameters, note = project.launch_parameters(manifest, declared, logged_params)
     notes += [note] if note else []
+    if backend == "kubernetes":
+        notes.append(
+            "backend kubernetes: the re-run's environment is the MLproject's docker_env image "
+            f"with the workspace copied in; the environment manager ({env_manager}) is not used"
+        )
     return Plan(launch.entry_point, parameters, env_manager, backend, directory, notes)
 
 
 def describe(plan: Plan, manifest: Manifest) -> str:
     if plan.entry_point is None:
         return script.describe(manifest, plan.env_manager)
+    if plan.backend == "kubernetes":
+        return f"mlflow run -e {plan.entry_point} --backend kubernetes (a Job on the cluster)"
     return (
         f"mlflow run -e {plan.entry_point} --env-manager {plan.env_manager} "
         f"(backend {plan.backend})"
@@ -103,10 +131,30 @@ def launch(
     register: bool = False,
 ) -> str:
     """Start the re-run as planned; returns the new run's id. The re-run registers no model
-    version unless `register` (then each version is tagged as a replay): see replayguard."""
+    version unless `register` (then each version is tagged as a replay): see replayguard.
+    On the kubernetes backend, everything the Job needs is checked first (a ReplayError, and no
+    run created, when something is missing), and the variables go into the Job."""
     values = replay_environment(manifest, payloads)
     values[REPLAY_OF_VAR] = run_id
     values[REPLAY_REGISTER_VAR] = "1" if register else "0"
+    if plan.backend == "kubernetes" and plan.entry_point is not None:
+        job = (
+            plan.job
+            or checked(plan, backend_config, run_id=run_id, experiment_id=experiment_id).job
+        )
+        assert job is not None
+        with kubernetes.job_config(job, values, plan.directory) as config:
+            return project.launch_project(
+                plan.directory,
+                plan.entry_point,
+                plan.parameters,
+                experiment_id=experiment_id,
+                env_manager=plan.env_manager,
+                backend=plan.backend,
+                backend_config=config,
+                run_id=run_id,
+                build_image=True,
+            )
     with _environment(values):
         if plan.entry_point is None:
             return script.launch_script(

@@ -70,14 +70,28 @@ def launch_project(
     backend: str,
     backend_config: dict[str, Any] | None,
     run_id: str,
+    build_image: bool = False,
 ) -> str:
-    """`mlflow run` (a Python call: synchronous); returns the new run's id."""
+    """`mlflow run` (a Python call: synchronous); returns the new run's id. `build_image`: on
+    the kubernetes backend, build the Job's image from the docker_env image and the workspace
+    (else MLflow runs the docker_env image as it is, without the rebuilt code)."""
     import mlflow.projects
     from mlflow.exceptions import ExecutionException
 
     from mlflow_repro.launchguard import one_builder_per_environment, problem
 
-    cannot = problem(str(directory), env_manager, before_run=False)
+    failures: tuple[type[BaseException], ...] = (ExecutionException,)
+    hint = "its output is above; the new run is marked FAILED in the tracking store"
+    if backend == "kubernetes":
+        from mlflow_repro.replay.kubernetes import submission_errors
+
+        failures += submission_errors()
+        hint = (
+            "MLflow creates the run before it builds and pushes the image: a failure there "
+            "leaves that run RUNNING (tag mlflow.project.backend = 'kubernetes'); a Job that "
+            "failed marks it FAILED, and `kubectl logs` of the Job's pod shows its output"
+        )
+    cannot = problem(str(directory), env_manager, before_run=False) if backend == "local" else None
     if cannot:
         raise ReplayError(
             cannot,
@@ -97,13 +111,14 @@ def launch_project(
             backend_config=backend_config,
             env_manager=env_manager,
             synchronous=True,
+            build_image=build_image,
         )
-    except ExecutionException as exc:  # its text names the new run: "Run (ID '...') failed"
+    except failures as exc:  # ExecutionException names the new run: "Run (ID '...') failed"
         raise ReplayError(
             f"the re-run failed: {exc}",
             run_id=run_id,
             step="run",
             value=entry_point,
-            hint="its output is above; the new run is marked FAILED in the tracking store",
+            hint=hint,
         ) from exc
     return str(submitted.run_id)

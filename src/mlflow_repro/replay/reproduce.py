@@ -46,7 +46,7 @@ def reproduce(
 
     from mlflow_repro.replay.data import restore_data
     from mlflow_repro.replay.environment import check_builds, check_environment
-    from mlflow_repro.replay.launch import describe, launch, plan_launch
+    from mlflow_repro.replay.launch import checked, describe, launch, plan_launch
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
     from mlflow_repro.replay.workspace import build_workspace
@@ -84,6 +84,20 @@ def reproduce(
             progress.note(f"cloned from {redact_urls(source)} into {workspace}")
         with progress.step("environment", f"Python {manifest.environment.python_version}, lock"):
             check_environment(manifest, workspace, run_id)
+        plan = plan_launch(
+            manifest,
+            workspace,
+            original.run.data.params,
+            run_id,
+            env_manager=env_manager,
+            backend=backend,
+        )
+        plan = checked(
+            plan,
+            backend_config,
+            run_id=run_id,
+            experiment_id=str(original.run.info.experiment_id),
+        )
         with progress.step("data", f"{len(manifest.data.files)} DVC-tracked files"):
             restored = restore_data(manifest.data, workspace, manifest.code.repo_root, run_id)
             for item in restored:
@@ -94,14 +108,6 @@ def reproduce(
                 "dvc.lock (compared by size); the replay uses the data dvc.lock names, which may "
                 "not be what the run read"
             )
-        plan = plan_launch(
-            manifest,
-            workspace,
-            original.run.data.params,
-            run_id,
-            env_manager=env_manager,
-            backend=backend,
-        )
         for note in plan.notes:
             progress.note(note)
         check_builds(manifest, original.payloads, plan.env_manager, run_id)
