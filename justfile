@@ -59,9 +59,10 @@ ui port="5000":
 # (these CI machines), every `mlflow run` child in the environments MLflow and the jobs build
 # would compile mlflow (and torch) from source again; measured: about a minute of the suite.
 # With no arguments the two tiers run side by side: the end-to-end tier mostly waits on one
-# subprocess at a time, so the unit tier (about a minute) and the two end-to-end files that use
-# none of its shared fixtures fit on the other core; their reports are printed after the main
-# one. With arguments: one pytest, as given.
+# subprocess at a time, so the unit tier (about a minute) and the end-to-end files that use none
+# of its shared runs (install, seeds, and the team server on PostgreSQL: its own server, sweep
+# and faults) fit on the other core; their reports are printed after the main one. With
+# arguments: one pytest, as given.
 
 # run the whole test suite (installs the environment, the frameworks, the data and a browser first)
 [group('check')]
@@ -72,7 +73,7 @@ test *args: install-frameworks data browser
     export MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1
     if [ -n "{{args}}" ]; then exec uv run --frozen pytest {{args}}; fi
     # beside: the unit tier, then the end-to-end files that need none of the shared template runs
-    beside=(tests/e2e/test_install.py tests/e2e/test_seeds.py)
+    beside=(tests/e2e/test_install.py tests/e2e/test_seeds.py tests/e2e/test_server.py)
     side_log=$(mktemp)
     (
         uv run --frozen pytest -m "not e2e" -p no:cacheprovider; unit=$?
@@ -119,6 +120,7 @@ bench: install data
     uv run --frozen python benchmarks/capture_overhead.py
     uv run --frozen python benchmarks/replay_overhead.py
     uv run --frozen python benchmarks/inspect_overhead.py
+    uv run --frozen python benchmarks/sweep_load.py
 
 # format the code
 [group('check')]

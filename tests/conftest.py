@@ -218,6 +218,7 @@ def postgres_server() -> Iterator[Postgres]:
 @contextlib.contextmanager
 def team_server(root: Path) -> Iterator[TeamServer]:
     """The team's setup: `mlflow server` on PostgreSQL, artifacts proxied to a folder it owns."""
+    root.mkdir(parents=True, exist_ok=True)
     with postgres_server() as database:
         store = database.create_database("mlflow")
         artifacts = root / "artifacts"

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +57,15 @@ def write_script(project: Path) -> Path:
 
 
 def launch(
-    project: Path, uri: str, experiment_id: str, count: int, env: Mapping[str, str]
+    project: Path,
+    uri: str,
+    experiment_id: str,
+    count: int,
+    env: Mapping[str, str],
+    prefix: Sequence[str] = (),
 ) -> list[subprocess.Popen[str]]:
-    """Start `count` processes at once; `env` is the base environment (the plugin's switches)."""
+    """Start `count` processes at once; `env` is the base environment (the plugin's switches),
+    `prefix` goes before the command (`nice -n 10`)."""
     procs = []
     for index in range(count):
         child = {
@@ -70,7 +76,7 @@ def launch(
         }
         procs.append(
             subprocess.Popen(
-                [sys.executable, "sweep_train.py", str(index)],
+                [*prefix, sys.executable, "sweep_train.py", str(index)],
                 cwd=project,
                 env=child,
                 stdout=subprocess.PIPE,
@@ -91,11 +97,16 @@ def wait(procs: Iterable[subprocess.Popen[str]], timeout: float = 600) -> list[P
 
 
 def run_sweep(
-    project: Path, uri: str, experiment_id: str, count: int, env: Mapping[str, str]
+    project: Path,
+    uri: str,
+    experiment_id: str,
+    count: int,
+    env: Mapping[str, str],
+    prefix: Sequence[str] = (),
 ) -> tuple[list[Process], float]:
     """Launch the sweep and wait for it; returns the processes and the wall time."""
     start = time.perf_counter()
-    procs = wait(launch(project, uri, experiment_id, count, env))
+    procs = wait(launch(project, uri, experiment_id, count, env, prefix))
     return procs, time.perf_counter() - start
 
 

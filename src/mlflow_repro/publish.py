@@ -104,6 +104,30 @@ def lost_files(manifest: Manifest) -> str:
     return f"repro/ ({shown})"
 
 
+UPLOAD_THREADS = 4
+
+
+def _log_files_at_once(repository: Any, root: Path, folder: str) -> None:
+    """Every file under `root` to `folder/<its relative path>`, up to UPLOAD_THREADS at a time:
+    artifact stores take one request per file (MLflow's `log_artifacts` sends them one after
+    another), and against a busy server each waits its turn. The first failure is raised once
+    all are done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    with ThreadPoolExecutor(min(UPLOAD_THREADS, len(files) or 1)) as pool:
+        done = [
+            pool.submit(
+                repository.log_artifact,
+                str(path),
+                "/".join((folder, *path.relative_to(root).parent.parts)),
+            )
+            for path in files
+        ]
+    for future in done:
+        future.result()
+
+
 def _upload(client: Any, run: Any, captured: Captured, manifest: Manifest) -> None:
     """The payloads first, the manifest last: a run holds `repro/manifest.json` only when every
     file it names was logged before it."""
@@ -114,7 +138,7 @@ def _upload(client: Any, run: Any, captured: Captured, manifest: Manifest) -> No
     )
     folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
     if manifest.payloads():
-        repository.log_artifacts(str(captured.staging.root), artifact_path=folder)
+        _log_files_at_once(repository, captured.staging.root, folder)
     log_manifest(
         lambda path: repository.log_artifact(path, artifact_path=folder),
         client,
