@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mlflow_repro.capture.platform import ENV_ALLOWLIST
 from mlflow_repro.manifest import Manifest
-from tests.conftest import Repo, TeamServer, run, venv_env
-from tests.e2e.conftest import Trained, train
+from tests.conftest import Repo, run, venv_env
+from tests.e2e.conftest import Trained
 
 pytestmark = pytest.mark.e2e
 
@@ -55,8 +56,7 @@ def assert_tags_mirror(manifest: Manifest, tags: dict[str, str]) -> None:
     assert {k: tags[k] for k in expected} == expected
 
 
-@pytest.fixture
-def project(repo: Repo) -> Repo:
+def with_local_changes(repo: Repo) -> Repo:
     """A small user project: a committed script, then a local edit and a new untracked file."""
     repo.write("train.py", SCRIPT)
     repo.commit("script")
@@ -65,24 +65,20 @@ def project(repo: Repo) -> Repo:
     return repo
 
 
-def store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'mlflow.db'}"
-    server: TeamServer = request.getfixturevalue("mlflow_server")
-    return server.uri
+@pytest.fixture
+def project(repo: Repo) -> Repo:
+    return with_local_changes(repo)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "http"])
-def test_plain_script_run_gets_a_complete_manifest(
-    project: Repo, tmp_path: Path, kind: str, request: pytest.FixtureRequest
-) -> None:
-    uri = store(kind, tmp_path, request)
+def check_plain_script_run(project: Repo, uri: str, dest: Path) -> None:
+    """A plain script run with a local edit and an untracked file gets a complete manifest
+    (also against the team server: tests/e2e/test_server.py)."""
     done = run(
         [sys.executable, "train.py", "--lr", "0.1"],
         cwd=project.root,
         env=venv_env(MLFLOW_TRACKING_URI=uri),
     )
-    manifest, tags, artifacts = fetch_manifest(uri, run_id_from(done.stdout), tmp_path / "dl")
+    manifest, tags, artifacts = fetch_manifest(uri, run_id_from(done.stdout), dest)
 
     assert manifest.errors == []
     assert manifest.code.commit == project.git("rev-parse", "HEAD")
@@ -99,20 +95,17 @@ def test_plain_script_run_gets_a_complete_manifest(
     assert_tags_mirror(manifest, tags)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "http"])
-def test_mlflow_run_of_the_template_gets_a_complete_manifest(
-    template_with_data: Path, tmp_path: Path, kind: str, request: pytest.FixtureRequest
-) -> None:
+def test_plain_script_run_gets_a_complete_manifest(project: Repo, tmp_path: Path) -> None:
+    check_plain_script_run(project, f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "dl")
+
+
+def check_template_run(uri: str, run_id: str, dest: Path) -> None:
+    """An `mlflow run` of the template (local env manager) got a complete manifest (also
+    against the team server: tests/e2e/test_server.py)."""
     from mlflow.tracking import MlflowClient
 
-    if kind == "sqlite":  # the session's shared original
-        trained: Trained = request.getfixturevalue("trained")
-        uri, run_id = trained.uri, trained.local_run
-    else:
-        uri = store(kind, tmp_path, request)
-        run_id = train(template_with_data, uri, "local", f"capture-{kind}")
     run_ = MlflowClient(tracking_uri=uri).get_run(run_id)
-    manifest, tags, artifacts = fetch_manifest(uri, run_id, tmp_path / "dl")
+    manifest, tags, artifacts = fetch_manifest(uri, run_id, dest)
 
     assert manifest.errors == []
     assert manifest.launch.launcher == "mlflow run" and manifest.launch.entry_point == "main"
@@ -128,6 +121,12 @@ def test_mlflow_run_of_the_template_gets_a_complete_manifest(
     )
     assert_payloads_match(manifest, artifacts)
     assert_tags_mirror(manifest, tags)
+
+
+def test_mlflow_run_of_the_template_gets_a_complete_manifest(
+    trained: Trained, tmp_path: Path
+) -> None:
+    check_template_run(trained.uri, trained.local_run, tmp_path / "dl")  # the shared original
 
 
 def test_disabled_by_environment_variable(project: Repo, tmp_path: Path) -> None:
@@ -203,9 +202,13 @@ def test_no_secret_reaches_the_tracking_store_or_artifacts(repo: Repo, tmp_path:
     done = run(
         [sys.executable, str(repo.root / "train.py"), "--api-token", secrets["argv"]],
         cwd=workdir,
-        env=venv_env(
-            MLFLOW_TRACKING_URI=uri, MY_SERVICE_API_KEY=secrets["env"], OMP_NUM_THREADS="1"
-        ),
+        env={
+            # the machine's own allowlisted settings (OPENBLAS_CORETYPE on some CI hosts) out
+            **{k: v for k, v in venv_env().items() if k not in ENV_ALLOWLIST},
+            "MLFLOW_TRACKING_URI": uri,
+            "MY_SERVICE_API_KEY": secrets["env"],
+            "OMP_NUM_THREADS": "1",
+        },
     )
     manifest, _, _ = fetch_manifest(uri, run_id_from(done.stdout), tmp_path / "dl")
     assert manifest.platform.env == {"OMP_NUM_THREADS": "1"}

@@ -19,8 +19,9 @@ import pytest
 
 from mlflow_repro.manifest import Manifest
 from tests import sweep
-from tests.conftest import TeamServer, run, venv_env
+from tests.conftest import Repo, TeamServer, run, venv_env
 from tests.e2e.conftest import train
+from tests.e2e.test_capture import check_plain_script_run, check_template_run, with_local_changes
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +66,14 @@ def earlier(mlflow_server: TeamServer, project: Path) -> tuple[str, str]:
 
 def assert_whole(server: TeamServer, earlier: tuple[str, str], dest: Path) -> None:
     assert sweep.problems(server.uri, earlier[0], 1, dest) == []
+
+
+def test_a_plain_script_run_on_the_server_gets_a_complete_manifest(
+    mlflow_server: TeamServer, repo: Repo, tmp_path: Path
+) -> None:
+    """As against sqlite (test_capture.py): the edit in the diff, the untracked file, every
+    payload as recorded, the tags mirroring the manifest; here through the server."""
+    check_plain_script_run(with_local_changes(repo), mlflow_server.uri, tmp_path / "dl")
 
 
 def test_a_sweep_of_32_processes_through_a_postgresql_restart_loses_nothing(
@@ -234,9 +243,11 @@ def mlflow_repro(server: TeamServer, cwd: Path, *args: str, check: bool = True) 
 def test_a_run_on_the_server_replays_identical_and_inspects(
     mlflow_server: TeamServer, template_run: tuple[Path, str], tmp_path: Path
 ) -> None:
-    """Replay from another directory, in a fresh clone, against the server; audit and diff of
-    the original and its replay read the server's PostgreSQL store and proxied artifacts."""
+    """The template's `mlflow run` against the server gets its complete manifest; it replays
+    `identical` from another directory, in a fresh clone; audit, diff and parity read the
+    server's PostgreSQL store and proxied artifacts."""
     _, original = template_run
+    check_template_run(mlflow_server.uri, original, tmp_path / "original")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = mlflow_repro(mlflow_server, elsewhere, "reproduce", original, "--json", "-q")
@@ -258,3 +269,10 @@ def test_a_run_on_the_server_replays_identical_and_inspects(
     code = [d for d in diff["differences"] if d["group"] in ("code", "environment", "data")]
     assert code == [], diff["differences"]
     assert all(m["a"] == m["b"] for m in diff["metrics"]), diff["metrics"]
+
+    # the interpreter that trained it (--env-manager local: this one) serves it, package by package
+    done = mlflow_repro(mlflow_server, elsewhere, "parity", original, "--json", check=False)
+    parity = json.loads(done.stdout)
+    assert parity["run_id"] == original and parity["items"]
+    differ = [i for i in parity["items"] if i["status"] not in ("match", "extra")]
+    assert [i["name"] for i in differ if i["name"] != "python"] == [], differ

@@ -256,8 +256,10 @@ def _settings_and_platform(ma: Manifest, mb: Manifest) -> list[Difference]:
     ]
 
     def blas(p: Any) -> dict[str, str]:
+        # keyed by library (numpy and scipy each load their own OpenBLAS: `libscipy_openblas`,
+        # `libopenblas64_`), never by position, since the order of loading varies between runs
         return {
-            f"{b.get('internal_api', '?')} {b.get('filepath', '').rsplit('/', 1)[-1]}": (
+            f"{b.get('internal_api', '?')} {b.get('prefix', '?')}": (
                 f"{b.get('version', '?')}, {b.get('num_threads', '?')} threads"
             )
             for b in p.blas
