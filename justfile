@@ -79,11 +79,11 @@ test *args: install-frameworks data browser
     # otherwise take its core for most of a minute (measured: e2e tier 584 s beside it, un-niced)
     (
         nice -n 10 uv run --frozen pytest -m "not e2e" -p no:cacheprovider; unit=$?
-        nice -n 10 uv run --frozen pytest -p no:cacheprovider "${beside[@]}"; rest=$?
+        nice -n 10 uv run --frozen pytest -p no:cacheprovider --durations=8 "${beside[@]}"; rest=$?
         exit $(( unit != 0 || rest != 0 ))
     ) > "$side_log" 2>&1 &
     side=$!
-    uv run --frozen pytest -m e2e "${beside[@]/#/--ignore=}"
+    uv run --frozen pytest -m e2e --durations=12 "${beside[@]/#/--ignore=}"
     e2e_status=$?
     wait "$side"
     side_status=$?

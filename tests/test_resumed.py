@@ -96,6 +96,30 @@ def test_seeds_set_by_the_job_are_refreshed_at_exit_and_the_launch_is_kept(
     assert MlflowClient().get_run(run_id).data.tags["repro.seed"] == "21"
 
 
+def test_blas_libraries_loaded_after_capture_are_recorded_at_exit(
+    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, captured: Captured
+) -> None:
+    """Capture runs beside the job's imports: scipy's OpenBLAS may load after it looked. At exit
+    the manifest lists every library loaded, whatever the timing."""
+    from mlflow_repro.capture import platform
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "MLproject").write_text(MLPROJECT)
+    run_id = project_run(tmp_path)
+    monkeypatch.setattr(platform, "loaded_blas", lambda: [{"prefix": "libopenblas"}])
+    resumed._capture(run_id, 0)
+    assert (
+        logged_manifest(run_id, tmp_path / "before").platform.blas
+        == captured.manifest.platform.blas
+    )
+    both = [{"prefix": "libopenblas"}, {"prefix": "libscipy_openblas"}]
+    monkeypatch.setattr(platform, "loaded_blas", lambda: both)  # the job imported scipy
+    resumed._wait_for_pending()
+    after = logged_manifest(run_id, tmp_path / "after")
+    assert after.platform.blas == both
+    assert after.launch.launcher == "mlflow run"
+
+
 def test_start_claims_the_first_run_index_marks_the_rng_and_captures_once(
     monkeypatch: pytest.MonkeyPatch, captured: Captured
 ) -> None:

@@ -59,26 +59,33 @@ def _capture(run_id: str, run_index: int) -> None:
 
 
 def _refresh_seeds(run_id: str, manifest: Manifest) -> None:
-    """At exit: re-log the seeds section when the job seeded after `import mlflow`.
+    """At exit: re-log the manifest when the job seeded after `import mlflow`, or loaded BLAS
+    libraries capture did not see.
 
     A resumed run is captured as mlflow is imported, before the job's own code runs; a job that
     then calls `seed_everything` or `torch.manual_seed` changes the seeds in effect. The RNG
-    fingerprint and the recorded states keep their run-start values.
+    fingerprint and the recorded states keep their run-start values. The BLAS libraries are those
+    loaded when capture looked, and capture runs beside the job's own imports (scipy's OpenBLAS
+    may or may not be loaded yet: CI saw two runs of one commit differ so): at exit, every one
+    the job used is loaded, the same in every run.
     """
+    from mlflow_repro.capture.platform import loaded_blas
     from mlflow_repro.capture.seeds import collect_seeds
 
     old = manifest.seeds
     seeds, _ = collect_seeds()
     seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint, state=old.state)
-    if seeds == old:
+    blas = loaded_blas()
+    if seeds == old and blas == manifest.platform.blas:
         return
+    platform = dataclasses.replace(manifest.platform, blas=blas)
     from mlflow.entities import RunTag
     from mlflow.tracking.client import MlflowClient
 
     from mlflow_repro.manifest import MANIFEST_ARTIFACT
     from mlflow_repro.publish import log_manifest, within_limits
 
-    manifest = dataclasses.replace(manifest, seeds=seeds)
+    manifest = dataclasses.replace(manifest, seeds=seeds, platform=platform)
     client = MlflowClient()
     folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
     log_manifest(lambda path: client.log_artifact(run_id, path, folder), client, run_id, manifest)

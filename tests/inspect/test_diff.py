@@ -101,7 +101,7 @@ def test_blas_libraries_are_compared_by_library_not_by_load_order() -> None:
     """numpy and scipy each load an OpenBLAS; which comes first varies between runs (CI found a
     replay `diff` naming a version change that was only the other library first)."""
     numpy_blas = {"internal_api": "openblas", "prefix": "libscipy_openblas", "version": "0.3.31"}
-    scipy_blas = {"internal_api": "openblas", "prefix": "libopenblas64_", "version": "0.3.30"}
+    scipy_blas = {"internal_api": "openblas", "prefix": "libscipy_openblas", "version": "0.3.30"}
 
     def with_blas(*libraries: dict[str, str]) -> Manifest:
         return dataclasses.replace(
@@ -114,5 +114,9 @@ def test_blas_libraries_are_compared_by_library_not_by_load_order() -> None:
     newer = {**scipy_blas, "version": "0.3.32"}
     changed = diff(with_blas(numpy_blas, scipy_blas), with_blas(numpy_blas, newer))
     assert [(d.name, d.a, d.b) for d in changed.differences] == [
-        ("BLAS openblas libopenblas64_", "0.3.30, ? threads", "0.3.32, ? threads")
+        (
+            "BLAS openblas libscipy_openblas",
+            "0.3.30, ? threads; 0.3.31, ? threads",
+            "0.3.31, ? threads; 0.3.32, ? threads",
+        )
     ]

@@ -109,8 +109,9 @@ def _libc() -> str:
         return " ".join(platform.libc_ver())
 
 
-def _blas() -> list[dict[str, str]]:
-    """BLAS/OpenMP libraries already loaded in this process, with their thread counts."""
+def loaded_blas() -> list[dict[str, str]]:
+    """BLAS/OpenMP libraries already loaded in this process, with their thread counts, in a
+    stable order (by library, not by load order)."""
     if "threadpoolctl" not in sys.modules and "numpy" not in sys.modules:
         return []
     try:
@@ -126,7 +127,8 @@ def _blas() -> list[dict[str, str]]:
         "threading_layer",
         "architecture",
     )
-    return [{k: str(info[k]) for k in keep if k in info} for info in threadpool_info()]
+    found = [{k: str(info[k]) for k in keep if k in info} for info in threadpool_info()]
+    return sorted(found, key=lambda lib: sorted(lib.items()))
 
 
 def collect_platform() -> tuple[Platform, list[str]]:
@@ -141,6 +143,6 @@ def collect_platform() -> tuple[Platform, list[str]]:
         cpu_model=model,
         cpu_count=os.cpu_count(),
         cpu_flags=flags,
-        blas=_blas(),
+        blas=loaded_blas(),
         env={k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ},
     ), []

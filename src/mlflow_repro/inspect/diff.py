@@ -256,14 +256,14 @@ def _settings_and_platform(ma: Manifest, mb: Manifest) -> list[Difference]:
     ]
 
     def blas(p: Any) -> dict[str, str]:
-        # keyed by library (numpy and scipy each load their own OpenBLAS: `libscipy_openblas`,
-        # `libopenblas64_`), never by position, since the order of loading varies between runs
-        return {
-            f"{b.get('internal_api', '?')} {b.get('prefix', '?')}": (
+        # by library, whatever the order of loading; numpy and scipy each load an OpenBLAS whose
+        # file names can share a prefix (`libscipy_openblas`): all under one name, sorted
+        grouped: dict[str, list[str]] = {}
+        for b in p.blas:
+            grouped.setdefault(f"{b.get('internal_api', '?')} {b.get('prefix', '?')}", []).append(
                 f"{b.get('version', '?')}, {b.get('num_threads', '?')} threads"
             )
-            for b in p.blas
-        }
+        return {name: "; ".join(sorted(values)) for name, values in grouped.items()}
 
     ba, bb = blas(pa), blas(pb)
     out += [
