@@ -16,9 +16,8 @@ def _version() -> str:
 
 
 def _reproduce_many(args: argparse.Namespace) -> int:
-    from mlflow.tracking import MlflowClient
-
     from mlflow_repro.replay import batch
+    from mlflow_repro.store import tracking_client
 
     if args.workdir is not None or args.verbose:
         raise UsageError(
@@ -32,7 +31,7 @@ def _reproduce_many(args: argparse.Namespace) -> int:
             "no run named: give a run id, or select runs with --experiment and/or --filter",
             hint="`mlflow-repro reproduce --help` shows examples",
         )
-    run_ids = batch.select_runs(MlflowClient(), args.run_id, args.experiment, args.filter)
+    run_ids = batch.select_runs(tracking_client(), args.run_id, args.experiment, args.filter)
     if not run_ids:
         raise UsageError(
             "no run matches: nothing to replay",

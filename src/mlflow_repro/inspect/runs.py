@@ -46,9 +46,9 @@ class RunRecord:
 
 
 def client_for(tracking_uri: str | None) -> Any:
-    from mlflow.tracking import MlflowClient
+    from mlflow_repro.store import tracking_client
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return tracking_client(tracking_uri)
 
 
 def shown_uri(client: Any) -> str:

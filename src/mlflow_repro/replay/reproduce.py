@@ -42,18 +42,17 @@ def reproduce(
     `log`: a file that takes the re-run's own output (environment builds, warnings, the job's
     prints) instead of this process's stdout and stderr.
     """
-    from mlflow.tracking import MlflowClient
-
     from mlflow_repro.replay.data import restore_data
     from mlflow_repro.replay.environment import check_builds, check_environment
     from mlflow_repro.replay.launch import checked, describe, launch, plan_launch
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
     from mlflow_repro.replay.workspace import build_workspace
+    from mlflow_repro.store import tracking_client
 
     progress = progress or Progress(total=6)
     new_id, restored = "", []
-    client = MlflowClient()
+    client = tracking_client()
     scratch = Path(tempfile.mkdtemp(prefix="mlflow-repro-replay-"))
     workspace = (workdir or scratch / "workspace").resolve()
     if workspace.exists():
