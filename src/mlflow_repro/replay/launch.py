@@ -144,17 +144,7 @@ def launch(
         )
         assert job is not None
         with kubernetes.job_config(job, values, plan.directory) as config:
-            return project.launch_project(
-                plan.directory,
-                plan.entry_point,
-                plan.parameters,
-                experiment_id=experiment_id,
-                env_manager=plan.env_manager,
-                backend=plan.backend,
-                backend_config=config,
-                run_id=run_id,
-                build_image=True,
-            )
+            return _project(plan, plan.entry_point, experiment_id, run_id, config, True)
     with _environment(values):
         if plan.entry_point is None:
             return script.launch_script(
@@ -164,13 +154,25 @@ def launch(
                 experiment_id=experiment_id,
                 run_id=run_id,
             )
-        return project.launch_project(
-            plan.directory,
-            plan.entry_point,
-            plan.parameters,
-            experiment_id=experiment_id,
-            env_manager=plan.env_manager,
-            backend=plan.backend,
-            backend_config=backend_config,
-            run_id=run_id,
-        )
+        return _project(plan, plan.entry_point, experiment_id, run_id, backend_config, False)
+
+
+def _project(
+    plan: Plan,
+    entry_point: str,
+    experiment_id: str,
+    run_id: str,
+    backend_config: dict[str, Any] | None,
+    build_image: bool,
+) -> str:
+    return project.launch_project(
+        plan.directory,
+        entry_point,
+        plan.parameters,
+        experiment_id=experiment_id,
+        env_manager=plan.env_manager,
+        backend=plan.backend,
+        backend_config=backend_config,
+        run_id=run_id,
+        build_image=build_image,
+    )
