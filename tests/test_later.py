@@ -78,6 +78,7 @@ def test_a_failed_upload_is_logged_at_exit_once_the_server_is_back(
     assert ERRORS_TAG not in client.tags["r"]  # the failure's note cleared
     printed = capsys.readouterr().err
     assert "not logged to run r: ConnectionError: server gone" in printed
+    assert "repro/ for run r will be tried again as this process exits" in printed
     assert "repro/ logged to run r on a second try" in printed
 
 

@@ -31,6 +31,10 @@ def retry_at_exit(
         if not _failed:
             _register(_retry_all)
         _failed.append((client, run, captured, manifest, with_tags))
+    print(
+        f"mlflow-repro: repro/ for run {run.info.run_id} will be tried again as this process exits",
+        file=sys.stderr,
+    )
 
 
 def _register(hook: Any) -> None:

@@ -174,7 +174,8 @@ def publish(
         reason = f"publish: {type(exc).__name__}: {exc}"
         print(
             f"mlflow-repro: {lost_files(manifest)} not logged to run {run_id}{attempt}: "
-            f"{type(exc).__name__}: {str(exc)[:500]}",
+            f"{type(exc).__name__}: {str(exc)[:500]} (the run is tagged repro.status = "
+            "incomplete with this reason; the training goes on)",
             file=sys.stderr,
         )
         mark_incomplete(client, run_id, manifest, reason)

@@ -187,6 +187,7 @@ def test_an_artifact_store_that_refuses_writes_leaves_the_run_marked_incomplete(
     from mlflow.tracking import MlflowClient
 
     exp = experiment(mlflow_server, "refused")
+    mlflow_server.artifacts.mkdir(exist_ok=True)  # the server makes it at the first upload
     (mlflow_server.artifacts / exp).write_text("in the way\n")
     try:
         [proc], _ = sweep.run_sweep(project, mlflow_server.uri, exp, 1, venv_env(**QUIET, **QUICK))
