@@ -48,7 +48,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> dict[str, Exception | None]:
         return Repository(Path(artifact_uri), state["error"])
 
     monkeypatch.setattr(artifact_repository_registry, "get_artifact_repository", get)
-    monkeypatch.setattr(later, "_register", lambda hook: None)  # the test calls it
+    monkeypatch.setattr(later, "at_exit", lambda hook: None)  # the test calls it
     monkeypatch.setattr(later, "_failed", [])
     return state
 

@@ -29,7 +29,7 @@ def retry_at_exit(
     """Remember a failed `publish` to try again as the process exits."""
     with _lock:
         if not _failed:
-            _register(_retry_all)
+            at_exit(_retry_all)
         _failed.append((client, run, captured, manifest, with_tags))
     print(
         f"mlflow-repro: repro/ for run {run.info.run_id} will be tried again as this process exits",
@@ -37,7 +37,11 @@ def retry_at_exit(
     )
 
 
-def _register(hook: Any) -> None:
+def at_exit(hook: Any) -> None:
+    """Run `hook` as the process exits, from threading's exit hooks: before interpreter shutdown
+    starts refusing new threads and executor work (artifact uploads use them) and before the
+    atexit hook with which MLflow ends the run; atexit is the fallback where that hook is
+    missing."""
     import atexit
 
     register = getattr(threading, "_register_atexit", None)
@@ -55,7 +59,11 @@ def _retry_all() -> None:
     thread = threading.Thread(
         target=_retry, args=(pending,), daemon=True, name="mlflow-repro-retry"
     )
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # registered during shutdown (atexit fallback): no new threads then
+        _retry(pending)
+        return
     thread.join(RETRY_SECONDS)
     if thread.is_alive():
         runs = ", ".join(run.info.run_id for _, run, *_ in pending)

@@ -8,7 +8,6 @@ the job seeded after `import mlflow`.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import os
 import sys
@@ -127,13 +126,8 @@ def start() -> None:
         target=_capture, args=(run_id, run_index), daemon=True, name="mlflow-repro-capture"
     )
     if not _pending:
-        # threading's own exit hooks run before interpreter shutdown starts refusing new
-        # threads and executor work (artifact uploads use them) and before the atexit hook with
-        # which MLflow ends the run; atexit is the fallback where that hook is missing.
-        register = getattr(threading, "_register_atexit", None)
-        try:
-            register(_wait_for_pending) if register else atexit.register(_wait_for_pending)
-        except Exception:
-            atexit.register(_wait_for_pending)
+        from mlflow_repro.later import at_exit
+
+        at_exit(_wait_for_pending)
     _pending.append(thread)
     thread.start()
