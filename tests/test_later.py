@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,11 +22,17 @@ ERRORS_TAG = "repro.capture.errors"
 
 
 class DeletingClient(Client):
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
     def delete_tag(self, run_id: str, key: str) -> None:
         del self.tags[run_id][key]  # MLflow's raises for a tag the run does not have
 
     def get_run(self, run_id: str) -> Any:
-        return SimpleNamespace(data=SimpleNamespace(tags=dict(self.tags.get(run_id, {}))))
+        run = a_run(run_id, self.root)
+        run.data.tags = dict(self.tags.get(run_id, {}))
+        return run
 
 
 @pytest.fixture
@@ -70,12 +75,15 @@ def test_a_failed_upload_is_logged_at_exit_once_the_server_is_back(
     store: dict[str, Exception | None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client, run = DeletingClient(), a_run("r", tmp_path)
+    client, run = DeletingClient(tmp_path), a_run("r", tmp_path)
     fail_then_retry(client, run, captured, store, back=True)
     assert logged(tmp_path / "r") == {"repro/git.diff", "repro/manifest.json"}
     manifest = Manifest.from_json((tmp_path / "r/repro/manifest.json").read_text())
     assert client.tags["r"]["repro.status"] == status(manifest)[0]
     assert ERRORS_TAG not in client.tags["r"]  # the failure's note cleared
+    # the incomplete description written at the failure is replaced by the real one
+    assert client.tags["r"]["mlflow.note.content"].startswith("**mlflow-repro: ")
+    assert "`mlflow-repro reproduce r`" in client.tags["r"]["mlflow.note.content"]
     printed = capsys.readouterr().err
     assert "not logged to run r: ConnectionError: server gone" in printed
     assert "repro/ for run r will be tried again as this process exits" in printed
@@ -88,7 +96,7 @@ def test_a_store_still_refusing_at_exit_leaves_the_run_incomplete_and_says_so(
     store: dict[str, Exception | None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client, run = DeletingClient(), a_run("r", tmp_path)
+    client, run = DeletingClient(tmp_path), a_run("r", tmp_path)
     fail_then_retry(client, run, captured, store, back=False)
     assert not (tmp_path / "r").exists()
     assert client.tags["r"]["repro.status"] == "incomplete"
@@ -96,3 +104,17 @@ def test_a_store_still_refusing_at_exit_leaves_the_run_incomplete_and_says_so(
     printed = capsys.readouterr().err
     assert "not logged to run r (second try, at exit): ConnectionError" in printed
     assert "on a second try" not in printed
+
+
+def test_a_description_the_user_wrote_meanwhile_is_kept_by_the_retry(
+    tmp_path: Path, captured: Captured, store: dict[str, Exception | None]
+) -> None:
+    client, run = DeletingClient(tmp_path), a_run("r", tmp_path)
+    manifest = dataclasses.replace(captured.manifest, errors=[])
+    assert not publish(client, run, captured, manifest)
+    later.retry_at_exit(client, run, captured, manifest, with_tags=False)
+    client.set_tag("r", "mlflow.note.content", "my notes on this run")  # the user, meanwhile
+    store["error"] = None
+    later._retry_all()
+    assert client.tags["r"]["mlflow.note.content"] == "my notes on this run"
+    assert client.tags["r"]["repro.status"] == status(manifest)[0]

@@ -143,10 +143,13 @@ def test_a_failing_artifact_repository_is_printed_and_marks_the_run_incomplete(
     client = Client()
     manifest = dataclasses.replace(captured.manifest, errors=[])  # would be reproducible
     assert not publish(client, a_run("r", tmp_path), captured, manifest)  # nothing raised
+    description = client.tags["r"].pop("mlflow.note.content")
     assert client.tags["r"] == {
         "repro.status": "incomplete",
         ERRORS_TAG: "publish: OSError: disk full",
-    }  # no description claiming repro/manifest.json
+    }
+    assert description.startswith("**mlflow-repro: incomplete**: `repro/` could not be logged")
+    assert "holds no manifest" in description and "OSError: disk full" in description
     printed = capsys.readouterr().err
     assert "repro/ (repro/git.diff, repro/manifest.json) not logged to run r" in printed
     assert "OSError: disk full" in printed

@@ -9,6 +9,7 @@ What the second try could not log is printed; what it logged clears the failure 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,8 @@ def _retry(pending: list[tuple[Any, Any, Captured, Manifest, bool]]) -> None:
     for client, run, captured, manifest, with_tags in pending:
         run_id = run.info.run_id
         try:
+            with contextlib.suppress(Exception):  # its tags now: a description written meanwhile
+                run = client.get_run(run_id)
             if not publish(
                 client,
                 run,

@@ -17,6 +17,7 @@ from mlflow_repro.names import CAPTURE_ERRORS_TAG, NOTE_TAG, STATUS_TAG
 MAX_TAG_KEY = 250
 MAX_TAG_VALUE = 8000
 CUT_MARK = " [cut]"
+DESCRIPTION_MARK = "**mlflow-repro: "  # how the descriptions mlflow-repro writes begin
 
 
 def within_limits(tags: Mapping[str, str]) -> dict[str, str]:
@@ -39,7 +40,7 @@ def run_description(manifest: Manifest, run_id: str) -> str:
     where = (code.branch or ("detached" if code.detached else "?"))[:100]
     state = "clean" if code.dirty is False else "with recorded changes" if code.dirty else "?"
     lines = [
-        f"**mlflow-repro: {word}**" + (f": {'; '.join(reasons)[:1000]}" if reasons else ""),
+        f"{DESCRIPTION_MARK}{word}**" + (f": {'; '.join(reasons)[:1000]}" if reasons else ""),
         "",
         f"Rebuild and verify: `mlflow-repro reproduce {run_id}`; check it now: "
         f"`mlflow-repro audit {run_id}`.",
@@ -178,13 +179,12 @@ def publish(
             "incomplete with this reason; the training goes on)",
             file=sys.stderr,
         )
-        mark_incomplete(client, run_id, manifest, reason)
+        mark_incomplete(client, run, manifest, reason)
         return False
     tags = (
         within_limits(manifest.tags()) if with_tags else {STATUS_TAG: manifest.tags()[STATUS_TAG]}
     )
-    existing = getattr(getattr(run, "data", None), "tags", None) or {}
-    if NOTE_TAG not in existing:  # never over a description the user wrote
+    if _may_describe(run):
         tags[NOTE_TAG] = run_description(manifest, run_id)
     try:
         from mlflow.entities import RunTag
@@ -200,14 +200,28 @@ def publish(
     return True
 
 
-def mark_incomplete(client: Any, run_id: str, manifest: Manifest, note: str) -> None:
-    """`repro.status = incomplete` and `note` added to `repro.capture.errors`; printed when the
-    tracking store refuses even that (never raises)."""
+def _may_describe(run: Any) -> bool:
+    """Never over a description the user wrote; ours (a failed upload's) may be replaced."""
+    existing = getattr(getattr(run, "data", None), "tags", None) or {}
+    return NOTE_TAG not in existing or str(existing[NOTE_TAG]).startswith(DESCRIPTION_MARK)
+
+
+def mark_incomplete(client: Any, run: Any, manifest: Manifest, note: str) -> None:
+    """`repro.status = incomplete`, `note` added to `repro.capture.errors`, and a description
+    saying so (unless the user wrote one); printed when the tracking store refuses even that
+    (never raises)."""
     from mlflow.entities import RunTag
 
-    tags = within_limits(
-        {STATUS_TAG: "incomplete", CAPTURE_ERRORS_TAG: _errors_with(manifest, note)}
-    )
+    run_id = run.info.run_id
+    tags = {STATUS_TAG: "incomplete", CAPTURE_ERRORS_TAG: _errors_with(manifest, note)}
+    if _may_describe(run):
+        tags[NOTE_TAG] = (
+            f"{DESCRIPTION_MARK}incomplete**: `repro/` could not be logged to this run, so it "
+            "holds no manifest and cannot be replayed. The run itself is as the training left "
+            "it; the upload was tried again as the process exited.\n\n"
+            f"Why: {note[:500]}"
+        )
+    tags = within_limits(tags)
     try:
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     except Exception as exc:

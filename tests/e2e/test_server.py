@@ -182,8 +182,8 @@ def test_an_artifact_store_that_refuses_writes_leaves_the_run_marked_incomplete(
     mlflow_server: TeamServer, project: Path, earlier: tuple[str, str], tmp_path: Path
 ) -> None:
     """The store cannot write the experiment's artifacts (a file stands where its folder goes):
-    the run finishes, says what was not logged, and is tagged `incomplete` with the reason;
-    it holds no manifest and claims none."""
+    the run finishes, says what was not logged, and is tagged `incomplete` with the reason,
+    its description saying so; it holds no manifest and claims none."""
     from mlflow.tracking import MlflowClient
 
     exp = experiment(mlflow_server, "refused")
@@ -199,7 +199,8 @@ def test_an_artifact_store_that_refuses_writes_leaves_the_run_marked_incomplete(
     assert run_.info.status == "FINISHED"
     assert run_.data.tags["repro.status"] == "incomplete"
     assert "publish: " in run_.data.tags["repro.capture.errors"]
-    assert "mlflow.note.content" not in run_.data.tags  # the description would name the manifest
+    description = run_.data.tags["mlflow.note.content"]  # what the run page shows first
+    assert description.startswith("**mlflow-repro: incomplete**: `repro/` could not be logged")
     assert not (mlflow_server.artifacts / exp).exists()  # nothing was written
     assert f"not logged to run {run_id}: " in proc.stderr
     assert f"not logged to run {run_id} (second try, at exit)" in proc.stderr
