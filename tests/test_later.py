@@ -4,7 +4,7 @@ gets its status and loses the failure from its errors tag; still refused, it is 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,23 @@ def store(monkeypatch: pytest.MonkeyPatch) -> dict[str, Exception | None]:
 
 
 def fail_then_retry(
-    client: Any, run: Any, captured: Captured, store: dict[str, Exception | None], back: bool
-) -> None:
+    client: Any,
+    run: Any,
+    captured: Captured,
+    store: dict[str, Exception | None],
+    back: bool,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> Manifest:
+    """A publish that fails, `meanwhile` (the rest of the process), the retry at exit with the
+    store `back` or not; returns the manifest published."""
     manifest = dataclasses.replace(captured.manifest, errors=[])
     assert not publish(client, run, captured, manifest)
     later.retry_at_exit(client, run, captured, manifest, with_tags=False)
+    meanwhile()
     if back:
         store["error"] = None
     later._retry_all()
+    return manifest
 
 
 def test_a_failed_upload_is_logged_at_exit_once_the_server_is_back(
@@ -110,11 +119,13 @@ def test_a_description_the_user_wrote_meanwhile_is_kept_by_the_retry(
     tmp_path: Path, captured: Captured, store: dict[str, Exception | None]
 ) -> None:
     client, run = DeletingClient(tmp_path), a_run("r", tmp_path)
-    manifest = dataclasses.replace(captured.manifest, errors=[])
-    assert not publish(client, run, captured, manifest)
-    later.retry_at_exit(client, run, captured, manifest, with_tags=False)
-    client.set_tag("r", "mlflow.note.content", "my notes on this run")  # the user, meanwhile
-    store["error"] = None
-    later._retry_all()
+    manifest = fail_then_retry(
+        client,
+        run,
+        captured,
+        store,
+        back=True,
+        meanwhile=lambda: client.set_tag("r", "mlflow.note.content", "my notes on this run"),
+    )
     assert client.tags["r"]["mlflow.note.content"] == "my notes on this run"
     assert client.tags["r"]["repro.status"] == status(manifest)[0]

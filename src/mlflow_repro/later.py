@@ -96,7 +96,7 @@ def _retry(pending: list[tuple[Any, Any, Captured, Manifest, bool]]) -> None:
             # the failure's note gone (if it could be written), the capture's own errors kept
             if manifest.errors:
                 client.set_tag(run_id, CAPTURE_ERRORS_TAG, manifest.tags()[CAPTURE_ERRORS_TAG])
-            elif CAPTURE_ERRORS_TAG in client.get_run(run_id).data.tags:
+            elif CAPTURE_ERRORS_TAG in run.data.tags:  # as read just before this try
                 client.delete_tag(run_id, CAPTURE_ERRORS_TAG)
             print(f"mlflow-repro: repro/ logged to run {run_id} on a second try", file=sys.stderr)
         except Exception as exc:  # never fail the user's exit
