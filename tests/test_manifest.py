@@ -150,10 +150,17 @@ def test_load_manifest_of_a_run_without_one_says_so(tmp_path: Path) -> None:
     client = MlflowClient(tracking_uri=uri)
     experiment = client.create_experiment("t", artifact_location=str(tmp_path / "artifacts"))
     run_id = client.create_run(experiment).info.run_id
+    with pytest.raises(ManifestError, match=r"still RUNNING and holds no repro/manifest\.json"):
+        load_manifest(run_id, tracking_uri=uri)
+    client.set_terminated(run_id, "FINISHED")
     with pytest.raises(ManifestError, match=r"has no repro/manifest\.json"):
         load_manifest(run_id, tracking_uri=uri)
+    # The one reader checks the payloads the manifest lists: none of sample()'s was logged.
     client.log_text(run_id, sample().to_json(), "repro/manifest.json")
-    assert load_manifest(run_id, tracking_uri=uri) == sample()
+    with pytest.raises(ManifestError, match=r"repro/git\.diff: listed in the manifest, not among"):
+        load_manifest(run_id, tracking_uri=uri)
+    client.log_text(run_id, Manifest().to_json(), "repro/manifest.json")
+    assert load_manifest(run_id, tracking_uri=uri) == Manifest()
 
 
 def test_payloads_lists_every_logged_file() -> None:

@@ -44,6 +44,7 @@ def _reproduce_many(args: argparse.Namespace) -> int:
     options += ["--backend-config", args.backend_config] if args.backend_config else []
     options += ["--register"] if args.register else []
     options += ["--deleted"] if args.deleted else []
+    options += ["--failed"] if args.failed else []
     if not args.json and not args.quiet:
         print(f"replaying {len(run_ids)} runs, {args.jobs} at a time ...", file=sys.stderr)
 
@@ -88,6 +89,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         abs_tol=args.abs_tol,
         register=args.register,
         deleted=args.deleted,
+        failed=args.failed,
         progress=Progress(total=6, quiet=args.quiet),
         log=None
         if args.verbose
@@ -111,6 +113,21 @@ def _reproduce(args: argparse.Namespace) -> int:
     for line in verdict.differences:
         print(f"  differs: {line}")
     return 0 if verdict.verdict != "different" else 1
+
+
+def _tolerance(text: str) -> float:
+    """A metric tolerance: a finite number, zero or more."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a tolerance: give a finite number, 0 or more (0 means exact)"
+        )
+    return value
 
 
 def _colour() -> bool:
@@ -141,15 +158,53 @@ def _diff(args: argparse.Namespace) -> int:
     from mlflow_repro.inspect.diff import diff_runs
     from mlflow_repro.inspect.render import diff_html, diff_text
 
+    if args.html is not None:
+        _check_writable(args.html, "--html")
     result = diff_runs(args.run_a, args.run_b)
     if args.html:
-        args.html.write_text(diff_html(result), encoding="utf-8")
+        _write(args.html, diff_html(result), "--html")
         print(f"wrote {args.html}", file=sys.stderr)
     if args.json:
         _emit_json(result)
     elif not args.html:
         print(diff_text(result, colour=_colour()))
+    if result.unreadable:
+        if args.html or args.json:
+            for line in result.unreadable:
+                print(f"mlflow-repro: could not compare: {line}", file=sys.stderr)
+        return 2
     return 0 if not result.differences else 1
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Before any work: `path` can be created in its folder."""
+    import os
+
+    folder = path.parent
+    if path.is_dir():
+        why = "it is a folder"
+    elif not folder.is_dir():
+        why = f"its folder {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"its folder {folder} cannot be written to"
+    else:
+        return
+    raise UsageError(
+        f"{option} {path} cannot be written: {why}",
+        value=str(path),
+        hint="name a file in an existing folder you can write to",
+    )
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"{option} {path} cannot be written ({exc.strerror})",
+            value=str(path),
+            hint="name a file in an existing folder you can write to",
+        ) from None
 
 
 def _parity(args: argparse.Namespace) -> int:
@@ -167,7 +222,14 @@ def _parity(args: argparse.Namespace) -> int:
 def _keygen(args: argparse.Namespace) -> int:
     from mlflow_repro.signing import KEY_VAR, generate
 
-    private, public = generate(args.path)
+    try:
+        private, public = generate(args.path)
+    except OSError as exc:
+        raise UsageError(
+            f"the key cannot be written ({exc.strerror}: {exc.filename or args.path})",
+            value=str(args.path),
+            hint="name a path in a folder you can write to, e.g. ~/.config/mlflow-repro/team.key",
+        ) from None
     print(f"wrote {private} (private: keep it where runs are recorded) and {public} (public)")
     print(f"sign runs:   export {KEY_VAR}={private}")
     print(f"verify runs: export {KEY_VAR}={public}")
@@ -258,10 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--workdir", type=Path, help="where to build the workspace (must not exist)"
     )
     replay.add_argument(
-        "--rel-tol", type=float, default=0.0, help="relative tolerance for metrics (default exact)"
+        "--rel-tol",
+        type=_tolerance,
+        default=0.0,
+        help="relative tolerance for metrics (default exact)",
     )
     replay.add_argument(
-        "--abs-tol", type=float, default=0.0, help="absolute tolerance for metrics (default exact)"
+        "--abs-tol",
+        type=_tolerance,
+        default=0.0,
+        help="absolute tolerance for metrics (default exact)",
     )
     replay.add_argument(
         "--register",
@@ -274,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--deleted", action="store_true", help="replay the run even though it is deleted"
+    )
+    replay.add_argument(
+        "--failed",
+        action="store_true",
+        help="replay the run even though it FAILED (or was KILLED) itself: refused by default, "
+        "before anything is rebuilt; with it, the re-run is expected to fail the same way",
     )
     shown = replay.add_mutually_exclusive_group()
     shown.add_argument(
@@ -362,6 +436,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args))
     except ReproError as exc:
         print(f"mlflow-repro: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # A store that fails mid-command (MLflow's own exceptions quote the request's URL,
+        # credentials and all): one line, credentials withheld, never a traceback.
+        from mlflow_repro.store import is_store_failure, store_error
+
+        if not is_store_failure(exc):
+            raise
+        print(f"mlflow-repro: error: {store_error(exc)}", file=sys.stderr)
         return 2
 
 

@@ -23,4 +23,15 @@ CAPTURE_ERRORS_TAG = "repro.capture.errors"
 STATUS_TAG = "repro.status"  # set once repro/ is logged: what the run claims
 REPLAY_TOKEN_TAG = "repro.replay.token"  # how replay finds the run a re-run script started
 NOTE_TAG = "mlflow.note.content"  # MLflow's run description, shown first on the run page
-REPLAY_TAG_PREFIX = "repro.replay."  # repro.replay.of / .verdict / .differences / .workspace
+DESCRIPTION_MARK = "**mlflow-repro: "  # how the run descriptions mlflow-repro writes begin
+LAUNCH_ERROR_TAG = "repro.launch.error"  # why `mlflow run` failed before the job started
+
+# What replay writes: on the new run, and on the original (`latest`, `latest_run`)
+REPLAY_TAG_PREFIX = "repro.replay."
+REPLAY_OF_TAG = "repro.replay.of"  # also on a model version a replay registers
+REPLAY_VERDICT_TAG = "repro.replay.verdict"
+REPLAY_DIFFERENCES_TAG = "repro.replay.differences"
+REPLAY_WORKSPACE_TAG = "repro.replay.workspace"
+REPLAY_COMMAND_TAG = "repro.replay.command"  # a plain script's re-run command line
+REPLAY_LATEST_TAG = "repro.replay.latest"
+REPLAY_LATEST_RUN_TAG = "repro.replay.latest_run"

@@ -11,13 +11,12 @@ from typing import Any
 
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import MANIFEST_ARTIFACT, Manifest
-from mlflow_repro.names import CAPTURE_ERRORS_TAG, NOTE_TAG, STATUS_TAG
+from mlflow_repro.names import CAPTURE_ERRORS_TAG, DESCRIPTION_MARK, NOTE_TAG, STATUS_TAG
 
 # MLflow's limits (mlflow/utils/validation.py), and the width of a SQL store's columns.
 MAX_TAG_KEY = 250
 MAX_TAG_VALUE = 8000
 CUT_MARK = " [cut]"
-DESCRIPTION_MARK = "**mlflow-repro: "  # how the descriptions mlflow-repro writes begin
 
 
 def within_limits(tags: Mapping[str, str]) -> dict[str, str]:

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from mlflow_repro.names import REPLAY_OF_VAR, REPLAY_REGISTER_VAR
+from mlflow_repro.names import REPLAY_OF_TAG, REPLAY_OF_VAR, REPLAY_REGISTER_VAR
 
 MODULE = "mlflow.tracking._model_registry.fluent"
 
@@ -40,7 +40,7 @@ def _wrap(module: Any) -> None:
             )
             return None
         tags = dict(kwargs.pop("tags", None) or {})
-        tags["repro.replay.of"] = replay_of
+        tags[REPLAY_OF_TAG] = replay_of
         version = original(model_uri, name, *args, tags=tags, **kwargs)
         try:
             from mlflow.tracking import MlflowClient

@@ -20,7 +20,7 @@ def record(
         info=SimpleNamespace(run_id=run_id),
         data=SimpleNamespace(params=params or {}, metrics=metrics),
     )
-    return RunRecord(run=run, manifest=manifest, problem=None, payloads=Path("/nonexistent"))
+    return RunRecord(run=run, manifest=manifest, payloads=Path("/nonexistent"))
 
 
 BASE = Manifest(

@@ -16,6 +16,7 @@ from mlflow_repro.inspect import availability
 from mlflow_repro.inspect.records import MISSING, OK, WEAK, AuditItem, AuditReport
 from mlflow_repro.inspect.runs import RunRecord, Target, client_for, load_record, replays_of
 from mlflow_repro.manifest import Manifest
+from mlflow_repro.names import REPLAY_DIFFERENCES_TAG, REPLAY_VERDICT_TAG
 from mlflow_repro.signing import KEY_VAR, TAMPERED, UNSIGNED, UNVERIFIED, VALID, key_file
 
 
@@ -48,17 +49,25 @@ def _record_items(record: RunRecord) -> list[AuditItem]:
             _item("integrity", OK, f"{len(manifest.payloads())} payloads match their sha256")
         )
     check = record.signature
-    configured = key_file() is not None
-    if check is None or check.status == UNSIGNED:
+    if (check is None or check.status == UNSIGNED) and key_file() is not None:
+        # With a team key configured an unsigned record is what a removed signature looks like.
+        items.append(
+            _item(
+                "signature",
+                MISSING,
+                "unsigned, while a team key is configured: the record was made without the key, "
+                "or its repro/manifest.sig was removed; it cannot be told from a changed record",
+                "treat the record as unverified; record runs with the team key configured",
+            )
+        )
+    elif check is None or check.status == UNSIGNED:
         items.append(
             _item(
                 "signature",
                 WEAK,
                 "unsigned: whoever can write the run's artifacts could change manifest and "
                 "hashes together",
-                f"set {KEY_VAR} to a team key (`mlflow-repro keygen`) where runs are recorded"
-                if not configured
-                else "record runs with the team key configured",
+                f"set {KEY_VAR} to a team key (`mlflow-repro keygen`) where runs are recorded",
             )
         )
     elif check.status == VALID:
@@ -413,7 +422,7 @@ def _replay_items(client: Any, run: Any) -> list[AuditItem]:
             )
         ]
     latest = replays[0]
-    verdict = latest.data.tags.get("repro.replay.verdict", "?")
+    verdict = latest.data.tags.get(REPLAY_VERDICT_TAG, "?")
     summary = f"{len(replays)} replays; latest {latest.info.run_id}: {verdict}"
     if verdict in ("identical", "within_tolerance"):
         return [_item("replays", OK, summary)]
@@ -421,7 +430,7 @@ def _replay_items(client: Any, run: Any) -> list[AuditItem]:
         _item(
             "replays",
             WEAK,
-            summary + " (" + latest.data.tags.get("repro.replay.differences", "")[:300] + ")",
+            summary + " (" + latest.data.tags.get(REPLAY_DIFFERENCES_TAG, "")[:300] + ")",
             f"mlflow-repro diff {run.info.run_id} {latest.info.run_id}",
         )
     ]
@@ -439,14 +448,8 @@ def audit(target: str, *, tracking_uri: str | None = None) -> AuditReport:
         record = load_record(client, resolved.run_id, Path(tmp))
         items: list[AuditItem]
         if record.manifest is None:
-            items = [
-                _item(
-                    "manifest",
-                    MISSING,
-                    record.problem or "no manifest",
-                    "install mlflow-repro where runs are made and record a new run",
-                )
-            ]
+            found = record.findings[0]
+            items = [_item("manifest", MISSING, found.problem, found.hint)]
         else:
             manifest = record.manifest
             items = _record_items(record)
@@ -467,6 +470,7 @@ def audit(target: str, *, tracking_uri: str | None = None) -> AuditReport:
                 )
         items += _model_items(client, record)
         items += _registry_items(client, resolved, record.run)
-        items += _replay_items(client, record.run)
+        if record.manifest is not None:
+            items += _replay_items(client, record.run)
     version = f"{resolved.model_name}/{resolved.model_version}" if resolved.model_name else None
     return AuditReport(target=target, run_id=resolved.run_id, items=items, model_version=version)

@@ -306,13 +306,14 @@ def _metrics(a: RunRecord, b: RunRecord) -> list[Difference]:
 def compare_records(a: RunRecord, b: RunRecord) -> RunDiff:
     """The ranked differences between two loaded runs."""
     notes: list[str] = []
-    for record, label in ((a, "A"), (b, "B")):
-        if record.manifest is None:
-            notes.append(f"run {label}: {record.problem}")
-        if record.payload_problems:
-            notes.append(f"run {label}: payloads changed: {'; '.join(record.payload_problems)}")
-    if a.manifest is None or b.manifest is None:
-        return RunDiff(a.run_id, b.run_id, [], _metrics(a, b), notes)
+    unreadable = [
+        f"run {label} {record.run_id}: {finding.problem}"
+        for record, label in ((a, "A"), (b, "B"))
+        for finding in record.findings
+    ]
+    if unreadable or a.manifest is None or b.manifest is None:
+        # Comparing what remains would call an unread or altered record "no difference".
+        return RunDiff(a.run_id, b.run_id, [], _metrics(a, b), notes, unreadable)
     found = _code(a, b, notes)
     found += _data(a.manifest, b.manifest)
     found += _parameters(a, b)
@@ -329,7 +330,8 @@ def compare_records(a: RunRecord, b: RunRecord) -> RunDiff:
 def diff_runs(run_a: str, run_b: str, *, tracking_uri: str | None = None) -> RunDiff:
     """What differs between runs `run_a` and `run_b`, likely cause first.
 
-    Raises UsageError when a run does not exist; a run without a manifest is named in `notes`.
+    Raises UsageError when a run does not exist; a record that is absent, unreadable or altered
+    (the reader's findings) is named in `unreadable`, and nothing else is compared.
     """
     client = client_for(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-diff-") as tmp:

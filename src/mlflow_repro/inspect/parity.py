@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mlflow_repro import process
-from mlflow_repro.errors import UsageError
+from mlflow_repro.errors import ManifestError, UsageError
 from mlflow_repro.inspect.packages import Pin, parse_requirements
 from mlflow_repro.inspect.records import ParityItem, ParityReport
 from mlflow_repro.inspect.runs import client_for, load_record, resolve
@@ -94,11 +94,12 @@ def parity(
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-parity-") as tmp:
         record = load_record(client, resolved.run_id, Path(tmp))
         manifest = record.manifest
-        if manifest is None or record.payloads is None:
-            raise UsageError(
-                f"nothing to compare with: {record.problem}",
+        if record.findings or manifest is None or record.payloads is None:
+            found = record.findings[0]
+            raise ManifestError(
+                f"nothing to compare with: {found.problem}",
                 run_id=resolved.run_id,
-                hint="record the training run with mlflow-repro installed",
+                hint=found.hint,
             )
         env = manifest.environment
         lock = record.payloads / env.requirements.path if env.requirements else None

@@ -83,6 +83,8 @@ class RunDiff:
     differences: list[Difference] = field(default_factory=list)  # ranked: likely cause first
     metrics: list[Difference] = field(default_factory=list)  # shown beside, not ranked
     notes: list[str] = field(default_factory=list)  # what could not be compared, and why
+    # A record that is absent, unreadable or altered: nothing was compared, whatever else says
+    unreadable: list[str] = field(default_factory=list)
 
     @property
     def likely_cause(self) -> Difference | None:
@@ -93,7 +95,8 @@ class RunDiff:
             "schema": DIFF_SCHEMA,
             "run_a": self.run_a,
             "run_b": self.run_b,
-            "same": not self.differences,
+            "same": not self.differences and not self.unreadable,
+            "could_not_compare": list(self.unreadable),
             "differences": [asdict(d) for d in self.differences],
             "metrics": [asdict(d) for d in self.metrics],
             "notes": list(self.notes),

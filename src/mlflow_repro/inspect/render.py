@@ -59,7 +59,10 @@ def _difference_lines(differences: Iterable[Difference], *, patches: bool) -> li
 
 def diff_text(result: RunDiff, *, colour: bool = False, patches: bool = True) -> str:
     lines = [f"diff of run A {result.run_a} and run B {result.run_b}"]
-    if not result.differences:
+    if result.unreadable:
+        lines.append(_paint("  could not compare the records:", "missing", colour))
+        lines += [f"    {_paint(line, 'missing', colour)}" for line in result.unreadable]
+    elif not result.differences:
         lines.append(
             _paint("  the manifests record no difference that can change a result", "ok", colour)
         )
@@ -112,11 +115,12 @@ def diff_html(result: RunDiff) -> str:
         for m in result.metrics
     )
     cause = result.likely_cause
-    headline = (
-        f"Likely cause: <b>{e(cause.group)}: {e(cause.name)}</b>"
-        if cause
-        else "The manifests record no difference that can change a result."
-    )
+    if result.unreadable:
+        headline = "Could not compare the records: " + "; ".join(e(u) for u in result.unreadable)
+    elif cause:
+        headline = f"Likely cause: <b>{e(cause.group)}: {e(cause.name)}</b>"
+    else:
+        headline = "The manifests record no difference that can change a result."
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

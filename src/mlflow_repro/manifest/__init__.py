@@ -8,13 +8,14 @@ the params the job logged, model files).
 - `schema.py`: the sections, frozen dataclasses.
 - `codec.py`: JSON, migrations from older schema versions, type validation.
 - `tags.py`: the `repro.*` tags.
+- `reader.py`: the one reader of a logged manifest (hashes, signature, what is wrong with it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mlflow_repro.errors import ManifestError
+from mlflow_repro.errors import ManifestError, UsageError
 from mlflow_repro.manifest.schema import (
     MANIFEST_ARTIFACT,
     SCHEMA_VERSION,
@@ -66,40 +67,24 @@ def load_manifest(source: str | Path, *, tracking_uri: str | None = None) -> Man
 
 
 def _load_from_run(run_id: str, tracking_uri: str | None) -> Manifest:
+    """Through the one reader: a manifest it found anything wrong with is a ManifestError."""
     import tempfile
 
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+    from mlflow_repro.manifest.reader import read_logged
+    from mlflow_repro.store import tracking_client
 
-    client = MlflowClient(tracking_uri=tracking_uri)
-    try:
-        client.get_run(run_id)
-    except MlflowException as exc:
-        raise ManifestError(
-            f"no run with this id in the tracking store {_shown_uri(client)} ({exc.error_code})",
-            run_id=run_id,
-            hint="check the id (mlflow ui) or set MLFLOW_TRACKING_URI",
-        ) from None
+    client = tracking_client(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-manifest-") as tmp:
         try:
-            local = client.download_artifacts(run_id, MANIFEST_ARTIFACT, tmp)
-        except (MlflowException, OSError):
+            record = read_logged(client, run_id, Path(tmp))
+        except UsageError as exc:  # no such run, or the store did not answer
             raise ManifestError(
-                f"the run has no {MANIFEST_ARTIFACT}",
-                run_id=run_id,
-                hint="it was not recorded with mlflow-repro installed (or capture was disabled)",
+                exc.problem, run_id=run_id, value=exc.value, hint=exc.hint
             ) from None
-        try:
-            return Manifest.from_json(Path(local).read_text("utf-8"))
-        except ManifestError as exc:
-            exc.run_id = run_id
-            raise
-
-
-def _shown_uri(client: object) -> str:
-    from mlflow_repro.secrets import strip_url_credentials
-
-    return repr(strip_url_credentials(str(getattr(client, "tracking_uri", ""))))
+    if record.findings or record.manifest is None:
+        first = record.findings[0]
+        raise ManifestError(first.problem, run_id=run_id, hint=first.hint)
+    return record.manifest
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_repro.errors import UsageError
-from mlflow_repro.names import REPLAY_TAG_PREFIX
+from mlflow_repro.names import REPLAY_OF_TAG
 
 SCHEMA = "mlflow-repro.replays/1"
 COULD_NOT = "could not replay"
@@ -65,11 +65,15 @@ def select_runs(
         ids.append(found.experiment_id)
     if not ids:
         ids = [e.experiment_id for e in client.search_experiments()]
-    condition = f'tags."{REPLAY_TAG_PREFIX}of" IS NULL'
+    condition = f'tags."{REPLAY_OF_TAG}" IS NULL'
     where = f"{filter_string} AND {condition}" if filter_string else condition  # no parentheses
     try:
         runs = client.search_runs(ids, where, max_results=limit, order_by=["start_time ASC"])
     except Exception as exc:
+        from mlflow_repro.store import is_not_found, is_store_failure, store_error
+
+        if is_store_failure(exc) and not is_not_found(exc):
+            raise store_error(exc, client) from None
         raise UsageError(
             f"the search filter was refused: {exc}",
             value=filter_string,

@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_repro.errors import ReproError, UsageError
-from mlflow_repro.names import NOTE_TAG
-from mlflow_repro.names import REPLAY_TAG_PREFIX as REPLAY_TAG
+from mlflow_repro.names import (
+    DESCRIPTION_MARK,
+    NOTE_TAG,
+    REPLAY_DIFFERENCES_TAG,
+    REPLAY_LATEST_RUN_TAG,
+    REPLAY_LATEST_TAG,
+    REPLAY_OF_TAG,
+    REPLAY_VERDICT_TAG,
+    REPLAY_WORKSPACE_TAG,
+)
 from mlflow_repro.replay.progress import Progress, output_to
 from mlflow_repro.replay.result import ReplayResult
 from mlflow_repro.secrets import redact_urls
@@ -28,6 +36,7 @@ def reproduce(
     abs_tol: float = 0.0,
     register: bool = False,
     deleted: bool = False,
+    failed: bool = False,
     progress: Progress | None = None,
     log: Path | None = None,
 ) -> ReplayResult:
@@ -38,7 +47,8 @@ def reproduce(
     checkout untouched) when the run cannot be rebuilt as recorded. How the run was launched
     comes from the manifest; MLflow's run record is read for what MLflow owns (metrics, params,
     model files, the experiment). The re-run registers no model version unless `register`.
-    `deleted`: replay a deleted run too (refused otherwise).
+    `deleted`: replay a deleted run too (refused otherwise); `failed`: a run whose own status is
+    FAILED or KILLED too (refused otherwise: that would rebuild a failure).
     `log`: a file that takes the re-run's own output (environment builds, warnings, the job's
     prints) instead of this process's stdout and stderr.
     """
@@ -48,7 +58,7 @@ def reproduce(
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
     from mlflow_repro.replay.workspace import build_workspace
-    from mlflow_repro.store import tracking_client
+    from mlflow_repro.store import shown_uri, tracking_client
 
     progress = progress or Progress(total=6)
     new_id, restored = "", []
@@ -65,9 +75,11 @@ def reproduce(
         )
     launched = False
     try:
-        store = redact_urls(str(client.tracking_uri))
+        store = shown_uri(client)
         with progress.step("manifest", f"run {run_id} from {store}"):
-            original = load_original(client, run_id, scratch / "original", deleted=deleted)
+            original = load_original(
+                client, run_id, scratch / "original", deleted=deleted, failed=failed
+            )
             manifest = original.manifest
             progress.note(
                 {
@@ -132,6 +144,8 @@ def reproduce(
                     register=register,
                 )
         except ReproError as exc:
+            if original.run.info.status in ("FAILED", "KILLED"):
+                exc.problem = f"{exc.problem}; the original run {original.run.info.status} too"
             if log is not None:
                 exc.hint = (f"{exc.hint}; " if exc.hint else "") + f"the re-run's output: {log}"
             raise
@@ -210,23 +224,23 @@ def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
         f"`mlflow-repro diff {original} {new}`."
     )
     tags = {
-        REPLAY_TAG + "of": original,
-        REPLAY_TAG + "verdict": verdict.verdict,
-        REPLAY_TAG + "differences": str(len(verdict.differences)),
-        REPLAY_TAG + "workspace": rebuilt,
+        REPLAY_OF_TAG: original,
+        REPLAY_VERDICT_TAG: verdict.verdict,
+        REPLAY_DIFFERENCES_TAG: str(len(verdict.differences)),
+        REPLAY_WORKSPACE_TAG: rebuilt,
         NOTE_TAG: note,
     }
     client.log_batch(new, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
     client.log_text(new, json.dumps(asdict(result), indent=2, sort_keys=True), "repro/replay.json")
     latest = {
-        REPLAY_TAG + "latest": verdict.verdict,
-        REPLAY_TAG + "latest_run": new,
+        REPLAY_LATEST_TAG: verdict.verdict,
+        REPLAY_LATEST_RUN_TAG: new,
     }
     try:
         described = client.get_run(original).data.tags.get(NOTE_TAG, "")
     except Exception:
         described = ""
-    if described.startswith("**mlflow-repro: "):  # ours: add the verdict (never the user's)
+    if described.startswith(DESCRIPTION_MARK):  # ours: add the verdict (never the user's)
         kept = described.split("\n\nLatest replay: ", 1)[0]
         latest[NOTE_TAG] = (
             f"{kept}\n\nLatest replay: **{verdict.verdict}** (run {_run_link(client, new)})"

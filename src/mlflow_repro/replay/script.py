@@ -12,7 +12,7 @@ from pathlib import Path
 from mlflow_repro import process
 from mlflow_repro.errors import ReplayError, UsageError
 from mlflow_repro.manifest import Manifest
-from mlflow_repro.names import CAPTURED_RUN_VAR, REPLAY_TAG_PREFIX, REPLAY_TOKEN_VAR
+from mlflow_repro.names import CAPTURED_RUN_VAR, REPLAY_COMMAND_TAG, REPLAY_TOKEN_VAR
 from mlflow_repro.replay.newrun import find_new_run
 from mlflow_repro.secrets import WITHHELD
 
@@ -143,7 +143,7 @@ def launch_script(
     status = process.stream(command, cwd=cwd, env=env)
     rerun = f"`{shlex.join(command)}` in {cwd} (exit status {status})"
     new_id = str(find_new_run(client, token, manifest.launch.run_index, run_id, rerun).info.run_id)
-    client.set_tag(new_id, REPLAY_TAG_PREFIX + "command", shlex.join(args))
+    client.set_tag(new_id, REPLAY_COMMAND_TAG, shlex.join(args))
     if status != 0:
         if client.get_run(new_id).info.status == "RUNNING":
             client.set_terminated(new_id, "FAILED")
