@@ -40,7 +40,17 @@ install-frameworks: install
 # bring the DVC-tracked data into the workspace: pull from the remote, else rebuild it
 [group('install')]
 data: install
-    uv run --frozen dvc pull --quiet || { echo "dvc pull found no copy in the remote: rebuilding with dvc repro"; uv run --frozen dvc repro --quiet; }
+    #!/usr/bin/env bash
+    set -uo pipefail
+    # DVC's own first ERROR line (--quiet would hide it: outside a git clone, a remote's error)
+    first_error() { grep -m1 '^ERROR' <<<"$1" || tail -n1 <<<"$1"; }
+    if ! out=$(uv run --frozen dvc pull 2>&1); then
+        echo "dvc pull brought nothing ($(first_error "$out")): rebuilding with dvc repro"
+        if ! out=$(uv run --frozen dvc repro 2>&1); then
+            echo "error: dvc repro failed too: $(first_error "$out")" >&2
+            exit 1
+        fi
+    fi
     uv run --frozen dvc status --quiet || { echo "error: the workspace data differs from dvc.lock (see: uv run dvc status)" >&2; exit 1; }
     uv run --frozen dvc push --quiet
 

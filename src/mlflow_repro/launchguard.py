@@ -10,7 +10,13 @@ for ever. In a process running `mlflow run` (or replay's `mlflow.projects.run`),
 Runs started at once (a sweep, `reproduce --jobs N`) may need the same environment before it
 exists; MLflow builds it with no lock, so two builders collide. The same wrap serializes the
 build of each environment directory under a file lock beside it (`<env_dir>.lock`): the second
-waits, then finds it built. Nothing else about `mlflow run` changes.
+waits, then finds it built.
+
+An environment build that fails (uv cannot get the recorded Python, a package will not install)
+raises out of MLflow after it created the run, which then stays RUNNING for ever, and `mlflow
+run` prints a traceback. The wrap marks that run FAILED, with the reason in the tag
+`repro.launch.error`, and raises an `ExecutionException` that says so in one message. Nothing
+else about `mlflow run` changes.
 """
 
 from __future__ import annotations
@@ -18,10 +24,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+from mlflow_repro.names import LAUNCH_ERROR_TAG
+
 MODULE = "mlflow.projects.backend.local"
+
+# The run MLflow's local backend created in this thread (get_or_create_run), for the build wrap.
+_created = threading.local()
 
 
 def _mlflow_run_process() -> bool:
@@ -86,17 +98,67 @@ def one_builder_per_environment(module: Any = None) -> None:
     create = getattr(module, "_create_virtualenv", None)
     if create is None or getattr(create, "__mlflow_repro__", False):
         return
+    make_run = getattr(module, "get_or_create_run", None)
+    if make_run is not None and not getattr(make_run, "__mlflow_repro__", False):
+
+        @functools.wraps(make_run)
+        def remembered(*args: Any, **kwargs: Any) -> Any:
+            active = make_run(*args, **kwargs)
+            _created.run_id = str(active.info.run_id)
+            return active
+
+        remembered.__mlflow_repro__ = True  # type: ignore[attr-defined]
+        module.get_or_create_run = remembered
 
     @functools.wraps(create)
     def locked(*args: Any, **kwargs: Any) -> Any:
         env_dir = Path(kwargs["env_dir"]) if "env_dir" in kwargs else Path(args[2])
         env_dir.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{env_dir}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            return create(*args, **kwargs)
+        python = getattr(
+            kwargs.get("python_env") or (args[1] if len(args) > 1 else None), "python", None
+        )
+        try:
+            with open(f"{env_dir}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                return create(*args, **kwargs)
+        except Exception as exc:
+            raise build_failed(exc, getattr(_created, "run_id", None), python) from None
 
     locked.__mlflow_repro__ = True  # type: ignore[attr-defined]
     module._create_virtualenv = locked
+
+
+def build_failed(exc: BaseException, run_id: str | None, python: str | None) -> Exception:
+    """The run MLflow created marked FAILED (reason tagged), and one message for `mlflow run`
+    (an ExecutionException, printed as `=== ... ===`) or replay (which names it)."""
+    from mlflow.projects import ExecutionException
+
+    from mlflow_repro.secrets import redact_urls
+
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = redact_urls(f"{type(exc).__name__}: " + "; ".join(lines[:2]))[:500]
+    where = "no run was created"
+    if run_id:
+        where = f"run {run_id} is marked FAILED (tag {LAUNCH_ERROR_TAG})"
+        try:
+            from mlflow.tracking import MlflowClient
+
+            client = MlflowClient()
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_tag(run_id, LAUNCH_ERROR_TAG, f"environment build failed: {reason}")
+                client.set_terminated(run_id, "FAILED")
+        except Exception as marking:  # the message still goes out; say what was not done
+            where = f"run {run_id} could not be marked FAILED ({type(marking).__name__})"
+    fixes = (
+        f"if uv could not find or download Python {python} (its own error is printed above), "
+        f"install it first (`uv python install {python}`, or pyenv) or run with "
+        "`--env-manager local` in an environment that holds the project's lock"
+        if python
+        else "its own error is printed above"
+    )
+    return ExecutionException(
+        f"mlflow-repro: the run's environment could not be built ({reason}); {where}; {fixes}"
+    )
 
 
 def _wrap(module: Any) -> None:

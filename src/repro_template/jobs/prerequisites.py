@@ -212,18 +212,21 @@ def ensure_data(path: str, project: Path | None = None) -> None:
     if locked is None:
         return
     _say(f"{path} is not in the workspace: bringing it from DVC (dvc pull, else dvc repro)")
-    pulled = _dvc("pull", "--quiet", path, cwd=project)
+    # Not --quiet: DVC then prints nothing at all, its errors included.
+    pulled = _dvc("pull", path, cwd=project)
     how = "pulled from the DVC remote"
     if pulled.returncode != 0 or not target.is_file():
         _say("no copy in the DVC remote: rebuilding it with its stage (dvc repro)")
-        rebuilt = _dvc("repro", "--quiet", cwd=project)
+        rebuilt = _dvc("repro", cwd=project)
         how = "rebuilt by dvc repro"
         if rebuilt.returncode != 0 or not target.is_file():
             raise DataError(
                 f"training data '{path}' is not in the workspace and DVC could not bring it: "
-                f"dvc pull said {_last_line(pulled)!r}, dvc repro said {_last_line(rebuilt)!r}",
+                f"dvc pull said {_first_error(pulled)!r}, dvc repro said "
+                f"{_first_error(rebuilt)!r}",
                 value=path,
-                hint="check the DVC remote in .dvc/config (`dvc remote list`) and run `just data`",
+                hint="run from a git clone of the project (DVC and the run's record need one), "
+                "check the DVC remote in .dvc/config (`dvc remote list`), then run `just data`",
             )
     found = hashlib.md5(target.read_bytes()).hexdigest()
     if found != locked:
@@ -237,6 +240,8 @@ def ensure_data(path: str, project: Path | None = None) -> None:
     _say(f"{path} {how}; md5 {found} as dvc.lock records")
 
 
-def _last_line(done: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in (done.stderr or done.stdout or "").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else f"exit {done.returncode}"
+def _first_error(done: subprocess.CompletedProcess[str]) -> str:
+    """DVC's own first `ERROR:` line (the cause; later ones repeat it), else its last line."""
+    lines = [line.strip() for line in f"{done.stderr}\n{done.stdout}".splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return (errors or lines[-1:] or [f"exit {done.returncode}"])[0]

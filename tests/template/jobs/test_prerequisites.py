@@ -91,3 +91,23 @@ def test_data_dvc_cannot_bring_is_a_data_error_naming_both_attempts(tmp_path: Pa
     text = str(raised.value)
     assert "not in the workspace and DVC could not bring it" in text
     assert "dvc pull said" in text and "dvc repro said" in text
+
+
+def test_a_copy_outside_git_names_dvcs_own_error(tmp_path: Path) -> None:
+    """A `git archive` copy of the template: DVC refuses to work outside a git repository, and
+    the error quotes DVC's own first ERROR line for both attempts (not 'exit 255')."""
+    import subprocess
+
+    from tests.conftest import REPO_ROOT
+
+    archive = subprocess.run(
+        ["git", "archive", "HEAD"], cwd=REPO_ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
+    with pytest.raises(DataError) as raised:
+        ensure_data("data/breast_cancer.csv", tmp_path)
+    text = str(raised.value)
+    assert f"dvc pull said 'ERROR: {tmp_path} is not a git repository'" in text, text
+    assert f"dvc repro said 'ERROR: {tmp_path} is not a git repository'" in text, text
+    assert "exit 255" not in text and "run from a git clone" in text
+    assert not (tmp_path / "data" / "breast_cancer.csv").exists()
