@@ -156,9 +156,10 @@ def build_failed(exc: BaseException, run_id: str | None, python: str | None) -> 
         if python
         else "its own error is printed above"
     )
-    return ExecutionException(
+    failure: Exception = ExecutionException(
         f"mlflow-repro: the run's environment could not be built ({reason}); {where}; {fixes}"
     )
+    return failure
 
 
 def _wrap(module: Any) -> None:

@@ -278,3 +278,28 @@ def test_a_run_on_the_server_replays_identical_and_inspects(
     assert parity["run_id"] == original and parity["items"]
     differ = [i for i in parity["items"] if i["status"] not in ("match", "extra")]
     assert [i["name"] for i in differ if i["name"] != "python"] == [], differ
+
+
+def test_credentials_in_the_server_uri_are_never_printed_and_not_found_stays_not_found(
+    mlflow_server: TeamServer, tmp_path: Path
+) -> None:
+    """The server answers (it checks no credentials): a run it does not have is "no run", told
+    apart from a store that does not answer, and the password in the URI (percent-encoded and
+    raw characters) appears in nothing any command prints."""
+    password = "Srv%2Fpl4nted-pw"
+    host = mlflow_server.uri.split("://", 1)[1]
+    env = venv_env(MLFLOW_TRACKING_URI=f"http://ml:{password}@{host}", **QUIET)
+    missing = "0123456789abcdef0123456789abcdef"
+    for args, said in [
+        (["audit", missing], f"no run with this id in the tracking store '{mlflow_server.uri}'"),
+        (["diff", missing, missing], "no run with this id"),
+        (["reproduce", missing], "no run with this id"),
+        (["reproduce", "--experiment", "no-such-experiment"], "no experiment named"),
+    ]:
+        cmd = [sys.executable, "-m", "mlflow_repro", *args]
+        done = run(cmd, cwd=tmp_path, env=env, check=False)
+        output = done.stdout + done.stderr
+        assert done.returncode == 2 and said in output, (args, output)
+        assert "did not answer" not in output and "Traceback" not in output, (args, output)
+        for piece in (password, "Srv/pl4nted-pw", "pl4nted"):
+            assert piece not in output, (args, piece, output)

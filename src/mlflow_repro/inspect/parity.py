@@ -95,11 +95,11 @@ def parity(
         record = load_record(client, resolved.run_id, Path(tmp))
         manifest = record.manifest
         if record.findings or manifest is None or record.payloads is None:
-            found = record.findings[0]
+            wrong = record.findings[0]
             raise ManifestError(
-                f"nothing to compare with: {found.problem}",
+                f"nothing to compare with: {wrong.problem}",
                 run_id=resolved.run_id,
-                hint=found.hint,
+                hint=wrong.hint,
             )
         env = manifest.environment
         lock = record.payloads / env.requirements.path if env.requirements else None
