@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from mlflow_repro import process
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.names import STATE_VAR
-from mlflow_repro.secrets import strip_url_credentials
+from mlflow_repro.store import shown_uri
 
 TEMPLATE_KEY = "kube-job-template-path"
 REPOSITORY_KEY = "repository-uri"
@@ -454,7 +454,7 @@ def tracking_uri() -> str:
 def _tracking(run_id: str) -> None:
     uri = tracking_uri()
     parts = urlsplit(uri)
-    shown = strip_url_credentials(uri)
+    shown = shown_uri(uri)
     hint = (
         "set KUBE_MLFLOW_TRACKING_URI (MLflow gives it to the Job instead of MLFLOW_TRACKING_URI) "
         "or MLFLOW_TRACKING_URI to the team's tracking server as the cluster reaches it "
