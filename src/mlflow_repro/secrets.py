@@ -7,6 +7,7 @@ a false negative would leak a credential into the tracking store.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
@@ -44,9 +45,11 @@ SECRET_CONTENT = re.compile(
     rb"|(?i:SharedAccessSignature=[A-Za-z0-9%+/=&]{20,}|[?&]sig=[A-Za-z0-9%]{20,})"  # Azure SAS
     rb"|(?i:aws_secret_access_key\s*[=:]\s*[\"']?[A-Za-z0-9/+=]{40})"  # AWS secret key
     rb"|eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\."  # JWT
-    # scheme://user:password@host, not a placeholder (password, ***, <pw>, ${VAR}, xxx)
-    rb"|[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:"
-    rb"(?!(?i:password|passwd|pass|pwd|secret|x+|\*+|<[^>@]*>|\$\{?[A-Za-z_]+\}?)@)[^@\s/]+@"
+    # scheme://user:password@host, not a placeholder (password, ***, <pw>, ${VAR}, xxx). The
+    # user may be empty (`redis://:<password>@cache`); the password may hold a raw `/`, `?` or
+    # `#` unless what follows the colon is a port (`https://host:8443/org/pkg@v1`).
+    rb"|[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:(?!\d*[/?#])"
+    rb"(?!(?i:password|passwd|pass|pwd|secret|x+|\*+|<[^>@]*>|\$\{?[A-Za-z_]+\}?)@)[^@\s]+@"
     rb"|(?i:\bbearer\s+[A-Za-z0-9._~+/\-]{8,})"  # Authorization: Bearer <token>
     rb"|(?im:^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+[^\s=:]+\s*$)"  # .netrc
     # A keyword, then a literal value holding a digit, of token-like characters only: code such
@@ -60,8 +63,9 @@ SECRET_CONTENT = re.compile(
     rb"(?=[^\s\"'.(),;\[\]{}<>]*\d)(?=[^\s\"'.(),;\[\]{}<>]*[A-Za-z])"
     rb"[^\s\"'.(),;\[\]{}<>]{8,}+(?![.(\[])"
     # A password key with a quoted literal, or an unquoted value ending the line (YAML, INI)
-    # that holds a digit or a symbol (a Python name on the right would hold neither).
-    rb"|(?i:(?:passw(?:or)?d|pwd)[\"']?\s*[:=]\s*)"
+    # that holds a digit or a symbol (a Python name on the right would hold neither). `pass`
+    # as a whole key (`pass:`, `db_pass =`; not `bypass`), and prose (`password is: ...`).
+    rb"|(?i:(?:passw(?:or)?d|pwd|(?<![A-Za-z])pass)(?:\s+is)?[\"']?\s*[:=]\s*)"
     rb"(?:[\"'](?![A-Z]+(?:_[A-Z0-9]+)+[\"'])[^\s\"']{4,}[\"']"
     rb"|(?=[^\s\"'.(),;\[\]{}<>]*[\d\-!@#$%^&*~+])[^\s\"'.(),;\[\]{}<>]{4,}+"
     rb"(?=[ \t]*(?:\r?\n|\Z)))"
@@ -81,6 +85,9 @@ _SECRET_OPTION = re.compile(
     r"(?i)^--?[a-z0-9_\-]*"
     r"(?:token|secret|passw|pwd|passphrase|key|auth|cred|bearer|cookie|signature|jwt|sas)"
     r"|^--?pass(?:=|$)"
+    # Short spellings: `-p <value>` (mysql, many CLIs; a port or a path is withheld with it) and
+    # `--pw`, `--db-pw`.
+    r"|^-p(?:=|$)|^--?(?:[a-z0-9]+[_\-])*pw(?:=|$)"
 )
 
 
@@ -156,17 +163,134 @@ def load_allowlist(root: Path | None) -> tuple[Allowlist, str | None]:
         return NO_ALLOWLIST, f"{file.name} not used: {exc}"
 
 
+# A PEM block base64-encoded once more (a key in a YAML or JSON value, kubeconfig's
+# `client-key-data`): an encoding of "-----BEGIN" at one of its three alignments (the characters
+# that do not depend on the bytes before it). The text around it is decoded and withheld unless
+# every block it begins is public (certificates, public keys, parameters).
+_BASE64_PEM = re.compile(rb"LS0tLS1CRUdJT|0tLS0tQkVHSU|tLS0tLUJFR0lO")
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]{0,96}")
+_BASE64_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+_PUBLIC_PEM = re.compile(rb"[A-Z0-9 ]*(?:CERTIFICATE|PUBLIC KEY|PARAMETERS|X509 CRL)[A-Z ]*-----")
+
+
+def _encoded_private_key(data: bytes, match: re.Match[bytes]) -> bytes | None:
+    """The base64 text around `match` when it encodes a private key's block."""
+    import binascii
+
+    start = match.start()  # back to the start of its group of four: at most three characters
+    while start > max(0, match.start() - 3) and data[start - 1] in _BASE64_BYTES:
+        start -= 1
+    end = _BASE64_RUN.match(data, match.end())
+    run = data[start : end.end() if end else match.end()]
+    standard = run.replace(b"-", b"+").replace(b"_", b"/")
+    for offset in range(4):
+        chunk = standard[offset:]
+        try:
+            decoded = binascii.a2b_base64(chunk[: len(chunk) // 4 * 4])
+        except binascii.Error:
+            continue
+        blocks = decoded.split(b"-----BEGIN ")[1:]
+        if blocks:  # one alignment decodes to the header; a cut-off header is not public
+            return None if all(_PUBLIC_PEM.match(block) for block in blocks) else run
+    return None  # not a header after all (the prefix alone, as in this file)
+
+
+# A 64-digit hex literal in quotes (`secrets.token_hex(32)`, an HMAC key), with no keyword near
+# it. The same form is a sha256 digest, so not on a line that says so (`sha256`, `hash`,
+# `checksum`, ...): lock files write `sha256:<hex>` and dvc files `md5: <hex>`, outside quotes.
+# Shorter hex (MD5s, run ids, git commits) is left to the keyword rules.
+_HEX_LITERAL = re.compile(
+    rb"[\"'](?=(?:[0-9]*[a-fA-F]){8})(?=(?:[a-fA-F]*[0-9]){8})(?:[0-9a-f]{64}|[0-9A-F]{64})[\"']"
+)
+_HASH_WORDS = re.compile(rb"(?i)sha|hash|digest|checksum|md5|blake|fingerprint|\bsum\b|etag")
+
+
+def _hex_key(data: bytes, match: re.Match[bytes]) -> bool:
+    start = data.rfind(b"\n", 0, match.start()) + 1
+    end = data.find(b"\n", match.end())
+    return not _HASH_WORDS.search(data[start : end if end >= 0 else len(data)])
+
+
 def has_secret_content(data: bytes, allow: Allowlist = NO_ALLOWLIST) -> bool:
-    """A known credential format or keyword assignment, or a random-looking token, that the
-    allowlist does not allow."""
+    """A known credential format or keyword assignment, an encoded private key, a quoted 64-digit
+    hex key, or a random-looking token, that the allowlist does not allow."""
     for match in SECRET_CONTENT.finditer(data):
         if not allow.allows(match.group(0)):
+            return True
+    for match in _BASE64_PEM.finditer(data):
+        encoded = _encoded_private_key(data, match)
+        if encoded and not allow.allows(encoded):
+            return True
+    for match in _HEX_LITERAL.finditer(data):
+        if _hex_key(data, match) and not allow.allows(match.group(0)):
             return True
     for match in _CANDIDATE.finditer(data):
         token = match.group(0)
         if _random_looking(token) and not allow.allows(token):
             return True
     return False
+
+
+def has_secret_in_file(path: str, data: bytes, allow: Allowlist = NO_ALLOWLIST) -> bool:
+    """has_secret_content, and for a notebook (`.ipynb`) also its text as the cells hold it: in
+    the JSON a quote is `\\"` and a line break `\\n`, which hide `TOKEN = \\"...\\"` from the
+    keyword rules and a key printed on a line of its own from the entropy rule. Each string is
+    screened decoded (cell sources and outputs, one cell's lines joined); bytes that do not decode
+    as JSON (a diff chunk of a notebook) are screened with the JSON escapes undone."""
+    if has_secret_content(data, allow):
+        return True
+    if not path.lower().endswith(".ipynb"):
+        return False
+    import json
+
+    try:
+        texts = list(_strings(json.loads(data)))
+    except (ValueError, RecursionError):
+        texts = [_JSON_ESCAPE.sub(_unescape, data)]
+    return any(has_secret_content(text, allow) for text in texts)
+
+
+def _strings(value: object) -> Iterator[bytes]:
+    """Every string in a decoded JSON value; a list of strings (a cell's source or output lines)
+    joined into one."""
+    if isinstance(value, str):
+        yield value.encode("utf-8", "surrogatepass")
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        yield "".join(value).encode("utf-8", "surrogatepass")
+    elif isinstance(value, (list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _strings(item)
+
+
+_JSON_ESCAPE = re.compile(rb'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
+_SIMPLE_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t"}
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    if match.group(1):
+        return chr(int(match.group(1), 16)).encode("utf-8", "surrogatepass")
+    return _SIMPLE_ESCAPES.get(match.group(2), match.group(2))
+
+
+def redact_path(path: str) -> str:
+    """`path` as capture may record it: each part whose name holds a credential (an untracked
+    `notes-ghp_<...>.txt`) replaced by `<withheld-sha256:<16 hex digits of the name's sha256>>`,
+    which tells two withheld names apart without showing either; the whole path so when no one
+    part does but the path as a whole does. A clean path comes back unchanged."""
+    import hashlib
+
+    def hidden(name: str) -> str:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        return f"<withheld-sha256:{digest}>"
+
+    if not has_secret_content(path.encode("utf-8", "surrogateescape")):
+        return path
+    parts = [
+        hidden(part) if has_secret_content(part.encode("utf-8", "surrogateescape")) else part
+        for part in path.split("/")
+    ]
+    shown = "/".join(parts)
+    return shown if shown != path else hidden(path)
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
@@ -178,15 +302,46 @@ def redact_urls(text: str) -> str:
     return _URL.sub(lambda match: strip_url_credentials(match.group(0)), text)
 
 
+# A fragment that says what to build from a requirement's URL (`#subdirectory=pkg`); any other
+# may hold a token.
+_BUILD_FRAGMENT = re.compile(
+    r"#(?:subdirectory|egg)=[A-Za-z0-9._\-/]+(?:&(?:subdirectory|egg)=[A-Za-z0-9._\-/]+)*$"
+)
+
+
+def redact_requirement_urls(text: str) -> str:
+    """Requirements text with every URL in it stripped of credentials and query, as
+    strip_url_credentials does, keeping a `#subdirectory=` or `#egg=` fragment (the line still
+    names what to install; at replay a private index may need the user's own credentials)."""
+
+    def one(match: re.Match[str]) -> str:
+        url = match.group(0)
+        kept = strip_url_credentials(url)
+        fragment = _BUILD_FRAGMENT.search(url)
+        return kept + fragment.group(0) if fragment and kept != WITHHELD else kept
+
+    return _URL.sub(one, text)
+
+
 def strip_url_credentials(url: str) -> str:
     """Drop user, password, query and fragment from a URL (`https://tok@host/x?sig=..` ->
     `https://host/x`): presigned and token URLs carry their secrets in either place.
 
     scp-like git URLs (`git@host:org/repo.git`) and ssh users keep their user name, which is not
-    a secret. A URL that cannot be parsed is withheld whole.
+    a secret. A URL that cannot be parsed is withheld whole, and so is one that cannot be told
+    from a password holding a raw `/`, `?` or `#` (`https://host:8443/org/pkg@v1`, which could
+    be user `host` and password `8443/org/pkg`).
     """
     if "://" not in url:
         return url
+    scheme, rest = url.split("://", 1)
+    head = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if ":" in head and "@" not in head and "@" in rest and not head.startswith("["):
+        # `u:pa#ss@host/x`: urlsplit would end the netloc at the `#` and keep `u:pa`.
+        after = rest.split("@", 1)[1]
+        if head.split(":", 1)[1].isdigit() or head.endswith(":") or "@" in after:
+            return WITHHELD  # a port, or where the password ends: cannot tell
+        return strip_url_credentials(f"{scheme}://{after}")
     try:
         parts = urlsplit(url)
     except ValueError:

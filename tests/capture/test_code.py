@@ -399,3 +399,69 @@ def test_the_teams_gitleaks_allowlist_lets_a_marked_false_positive_through(
     code, errors = collect_code(repo.root, Staging(), settings)
     assert errors == []
     assert fixture in {u.path for u in code.untracked} and code.complete
+
+
+def _notebook(source: str, output: str = "") -> str:
+    import json
+
+    cell = {
+        "cell_type": "code",
+        "metadata": {},
+        "source": source.splitlines(keepends=True),
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": output}] if output else [],
+    }
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4}, indent=1) + "\n"
+
+
+# Made-up values (not credentials): a keyword with a literal, a key with no format printed on a
+# line of its own, and a password echoed in prose.
+NOTEBOOK_TOKEN = "Zq7v4Lm2Rt9x"
+PRINTED_KEY = "q7Xv2LmR9tZpK4wN8sYbE3hJ6dCf"
+ECHOED_PASSWORD = "Xk9#mQ2!zz"
+
+
+def test_notebook_cells_and_outputs_are_screened_as_the_cells_hold_them(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    repo.write("explore.ipynb", _notebook("import pandas as pd\n"))
+    repo.commit("notebook")
+    # In the JSON `MY_TOKEN = "..."` is `MY_TOKEN = \\"...\\"` and an output's line break `\\n`.
+    repo.write("explore.ipynb", _notebook(f'MY_TOKEN = "{NOTEBOOK_TOKEN}"\nconnect(MY_TOKEN)\n'))
+    repo.write("keys.ipynb", _notebook("print(key)\n", f"the key:\n{PRINTED_KEY}\n"))
+    repo.write("reset.ipynb", _notebook("reset()\n", f"Your new password is: {ECHOED_PASSWORD}\n"))
+    repo.write("clean.ipynb", _notebook("token = tokenizer(text)\n", "loss 0.25\n"))
+    code, _ = collect_code(repo.root, staging, settings)
+    assert {o.path: o.reason for o in code.omitted} == {
+        "diff:explore.ipynb": "secret-content",
+        "keys.ipynb": "secret-content",
+        "reset.ipynb": "secret-content",
+    }
+    assert [u.path for u in code.untracked] == ["clean.ipynb"]
+    staged = b"".join(p.read_bytes() for p in staging.root.rglob("*") if p.is_file())
+    for secret in (NOTEBOOK_TOKEN, PRINTED_KEY, ECHOED_PASSWORD):
+        assert secret.encode() not in staged
+
+
+def test_a_file_whose_name_holds_a_token_is_named_without_it(
+    repo: Repo, staging: Staging, settings: Settings
+) -> None:
+    from tests.capture.test_secrets import ALNUM, _fake
+
+    token = _fake("ghp_", ALNUM, 36)  # made up
+    repo.write(f"old-{token[:-1]}x.txt", "tracked\n")
+    repo.commit("tracked file with a token in its name")
+    repo.write(f"old-{token[:-1]}x.txt", "changed\n")
+    repo.write(f"notes/notes-{token}.txt", "rotate this one\n")
+    code, _ = collect_code(repo.root, staging, settings)
+    import re
+
+    assert {re.sub("[0-9a-f]{16}>", "...>", o.path): o.reason for o in code.omitted} == {
+        "diff:<withheld-sha256:...>": "secret-name",
+        "notes/<withheld-sha256:...>": "secret-name",
+    }
+    assert len({o.path.removeprefix("diff:") for o in code.omitted}) == 2  # told apart
+    assert code.untracked == [] and code.diff is None and not code.complete
+    staged = [p.read_bytes() for p in staging.root.rglob("*") if p.is_file()]
+    staged += [str(p).encode() for p in staging.root.rglob("*")]
+    for part in (token, token[4:20]):
+        assert part not in repr(code) and not any(part.encode() in blob for blob in staged)

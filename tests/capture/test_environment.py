@@ -143,3 +143,66 @@ def test_a_framework_build_is_recorded_with_its_wheel_and_the_lock_hash(
     assert build.wheel == wheel and build.sha256 == "6" * 64
     [elsewhere] = framework_builds({"torch": "2.13.0"}, "")  # not in the lock: no hash claimed
     assert elsewhere.sha256 is None and elsewhere.build == "2.13.0+cu130"
+
+
+# A project whose uv.lock has direct-URL sources with made-up credentials: a password in the
+# URL, a token in its query, and a git source (uv masks only that one's password itself).
+LOCK_PASSWORD = "tok-Rq83vLm2Zx"
+LOCK_QUERY_TOKEN = "tok-Wp5kN7tY4c"
+PRIVATE_WHEEL = "https://pkgs.example.invalid/private_pkg-1.0-py3-none-any.whl"
+WITH_PASSWORD = PRIVATE_WHEEL.replace("//", f"//bot:{LOCK_PASSWORD}@")
+SIGNED = f"https://pkgs.example.invalid/s-2.0.tar.gz?token={LOCK_QUERY_TOKEN}"
+PRIVATE_LOCK = f"""\
+version = 1
+revision = 3
+requires-python = ">=3.11"
+
+[[package]]
+name = "demo"
+version = "0.1.0"
+source = {{ virtual = "." }}
+dependencies = [
+    {{ name = "private-pkg" }},
+    {{ name = "signed-pkg" }},
+]
+
+[package.metadata]
+requires-dist = [
+    {{ name = "private-pkg", url = "{WITH_PASSWORD}" }},
+    {{ name = "signed-pkg", url = "{SIGNED}" }},
+]
+
+[[package]]
+name = "private-pkg"
+version = "1.0"
+source = {{ url = "{WITH_PASSWORD}" }}
+wheels = [
+    {{ url = "{WITH_PASSWORD}", hash = "sha256:{"ab" * 32}" }},
+]
+
+[[package]]
+name = "signed-pkg"
+version = "2.0"
+source = {{ url = "{SIGNED}" }}
+sdist = {{ hash = "sha256:{"cd" * 32}" }}
+"""
+
+
+def test_credentials_in_the_locks_direct_urls_are_not_staged(
+    tmp_path: Path, staging: Staging
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        'dependencies = ["private-pkg", "signed-pkg"]\n'
+    )
+    (tmp_path / "uv.lock").write_text(PRIVATE_LOCK)
+    env, errors = collect_environment(tmp_path, tmp_path, staging)
+    assert errors == [] and env.lock_strength == "hashes" and env.requirements is not None
+    staged = (staging.root / "requirements.lock.txt").read_bytes()
+    assert LOCK_PASSWORD.encode() not in staged and LOCK_QUERY_TOKEN.encode() not in staged
+    # The lines still name what to install, with their hashes; the manifest's sha256 are of the
+    # file stored and of the lock as it is in the repository.
+    assert f"private-pkg @ {PRIVATE_WHEEL} --hash=sha256:{'ab' * 32}".encode() in staged
+    assert b"signed-pkg @ https://pkgs.example.invalid/s-2.0.tar.gz --hash=sha256:" in staged
+    assert env.requirements.sha256 == hashlib.sha256(staged).hexdigest()
+    assert env.lock_file_sha256 == hashlib.sha256((tmp_path / "uv.lock").read_bytes()).hexdigest()

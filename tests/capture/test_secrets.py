@@ -8,8 +8,12 @@ import pytest
 
 from mlflow_repro.secrets import (
     has_secret_content,
+    has_secret_in_file,
     is_secret_name,
     redact_argv,
+    redact_path,
+    redact_requirement_urls,
+    redact_urls,
     strip_url_credentials,
 )
 
@@ -26,6 +30,21 @@ from mlflow_repro.secrets import (
         ("/srv/git/r.git", "/srv/git/r.git"),
         ("https://h/p.whl?X-Amz-Security-Token=abc&sig=1#frag", "https://h/p.whl"),
         ("https://[::1@h/x", "<withheld>"),
+        # A password holding a raw `#`, `?` or `/` (urlsplit ends the netloc there), or encoded.
+        ("http://u:pa#ss@host/x", "http://host/x"),
+        ("http://u:pa?ss@host/x", "http://host/x"),
+        ("http://u:pa/ss@host/x", "http://host/x"),
+        ("http://u:p/a@s#s@host/x", "<withheld>"),
+        ("http://user:pa%2Fss@host", "http://host"),
+        ("redis://:hunter2x@cache:6379/0", "redis://cache:6379/0"),
+        # Refs, ssh users, absolute sqlite paths and IPv6 hosts are left as they are.
+        ("git+https://host/org/pkg@v1.0", "git+https://host/org/pkg@v1.0"),
+        ("ssh://git@host", "ssh://git@host"),
+        ("sqlite:////abs/path", "sqlite:////abs/path"),
+        ("http://[::1]:8080/x@y", "http://[::1]:8080/x@y"),
+        # A port or a password of digits before a `/`: cannot tell, withheld whole.
+        ("https://host:8443/org/pkg@v1", "<withheld>"),
+        ("http://u:1234/5@host/x", "<withheld>"),
     ],
 )
 def test_strip_url_credentials(url: str, expected: str) -> None:
@@ -192,6 +211,174 @@ def test_more_flag_spellings_are_withheld_in_both_value_forms() -> None:
         "--lr",
         "0.1",
     ]
+
+
+def test_a_raw_hash_in_a_password_leaves_no_part_of_it_in_a_message() -> None:
+    message = redact_urls("could not reach http://ml:pa#ss1@db.example.invalid/x: refused")
+    assert message == "could not reach http://db.example.invalid/x: refused"
+
+
+def test_short_password_flags_are_withheld_in_both_value_forms() -> None:
+    argv = ["train.py", "-p", "a1", "--pw", "b2", "--pw=c3", "--db-pw", "d4", "-p=e5"]
+    argv += ["--upweight", "2.0", "-n", "3"]
+    assert redact_argv(argv) == [
+        "train.py",
+        "-p",
+        "<withheld>",
+        "--pw",
+        "<withheld>",
+        "--pw=<withheld>",
+        "--db-pw",
+        "<withheld>",
+        "-p=<withheld>",
+        "--upweight",
+        "2.0",
+        "-n",
+        "3",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"db:\n  pass: Zq7!value9\n",
+        b'DB_PASS = "quartz-lantern"\n',
+        b"Your new password is: Xk9#mQ2!zz\n",
+        b'CACHE = "redis://:S3cretPw9@cache:6379/0"\n',
+        b"url: postgres://ml:pa/ss9@db.internal/mlflow\n",
+    ],
+)
+def test_short_keys_prose_and_empty_url_users_are_found(text: bytes) -> None:
+    assert has_secret_content(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"if ok:\n    pass\n",
+        b"bypass: true\n",
+        b"compass = heading_2\n",
+        b"pip install git+https://github.com/org/pkg@v1.0\n",
+        b"url = https://pkgs.example.invalid:8443/org/pkg@v1.0\n",
+        b'uri = "sqlite:////abs/mlflow.db"\n',
+    ],
+)
+def test_passes_refs_and_ports_are_not_credentials(text: bytes) -> None:
+    assert not has_secret_content(text), text
+
+
+# A made-up private key (not a key: the body is filler), base64-encoded once more as a YAML or
+# kubeconfig value holds it; a certificate the same way is public.
+FAKE_PEM = b"-----BEGIN PRIVATE KEY-----\n" + _fake("MII", ALNUM, 61).encode() + b"\n"
+FAKE_CERT = b"-----BEGIN CERTIFICATE-----\n" + _fake("MII", ALNUM, 61).encode() + b"\n"
+
+
+@pytest.mark.parametrize("lead", [b"", b"\n", b"\n\n"])  # the three base64 alignments
+def test_a_base64_encoded_private_key_is_found(lead: bytes) -> None:
+    import base64
+
+    encoded = base64.b64encode(lead + FAKE_PEM)
+    assert has_secret_content(b"tls:\n  key: " + encoded + b"\n")
+    assert has_secret_content(b'{"key": "' + base64.urlsafe_b64encode(lead + FAKE_PEM) + b'"}')
+    assert not has_secret_content(b"ca: " + base64.b64encode(lead + FAKE_CERT) + b"\n")
+
+
+FAKE_HEX_KEY = _fake("", HEX, 64)
+
+
+def test_a_quoted_64_digit_hex_key_with_no_keyword_is_found() -> None:
+    assert has_secret_content(f"def connect(key=f\"{{'{FAKE_HEX_KEY}'}}\"):\n".encode())
+    assert has_secret_content(f'DEFAULTS = ("{FAKE_HEX_KEY.upper()}",)\n'.encode())
+    # Digests say so, or are not quoted hex: lock and DVC files, pip hashes, commits, run ids.
+    for ordinary in (
+        f'expected_sha256 = "{FAKE_HEX_KEY}"',
+        f'{{"checksum": "{FAKE_HEX_KEY}"}}',
+        f'wheels = [{{ url = "https://h/p.whl", hash = "sha256:{FAKE_HEX_KEY}" }}]',
+        f"numpy==2.0 --hash=sha256:{FAKE_HEX_KEY}",
+        f"- md5: {FAKE_HEX_KEY[:32]}\n  path: data",
+        f'commit = "{FAKE_HEX_KEY[:40]}"',
+        f'N = "{"1234567890" * 7}"',
+    ):
+        assert not has_secret_content(ordinary.encode()), ordinary
+
+
+def _notebook(source: list[str], outputs: list[dict[str, object]]) -> bytes:
+    import json
+
+    cell = {"cell_type": "code", "metadata": {}, "source": source, "outputs": outputs}
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4}, indent=1).encode()
+
+
+PRINTED_KEY = "q7Xv2LmR9tZpK4wN8sYbE3hJ6dCf"  # base62, no prefix (as above)
+
+
+@pytest.mark.parametrize(
+    ("source", "outputs"),
+    [
+        (['MY_TOKEN = "Zq7v4Lm2Rt9x"\n', "client = connect(MY_TOKEN)"], []),
+        (["print(key)"], [{"output_type": "stream", "text": f"key:\n{PRINTED_KEY}\n"}]),
+        (
+            ["reset()"],
+            [
+                {
+                    "output_type": "execute_result",
+                    "data": {"text/plain": ["reset\n", "Your new password is: Xk9#mQ2!zz\n"]},
+                }
+            ],
+        ),
+    ],
+)
+def test_a_notebook_is_screened_cell_by_cell_decoded(
+    source: list[str], outputs: list[dict[str, object]]
+) -> None:
+    notebook = _notebook(source, outputs)
+    assert not has_secret_content(notebook)  # the JSON escapes hide it from the raw screen
+    assert has_secret_in_file("analysis.ipynb", notebook)
+    assert not has_secret_in_file("analysis.json", notebook)  # only notebooks are decoded
+    # A diff chunk of a tracked notebook does not decode: its escapes are undone instead.
+    chunk = b"diff --git a/n.ipynb b/n.ipynb\n" + b"".join(
+        b"+" + line + b"\n" for line in notebook.splitlines()
+    )
+    assert has_secret_in_file("n.ipynb", chunk)
+
+
+def test_an_ordinary_notebook_is_not_withheld() -> None:
+    notebook = _notebook(
+        ["import numpy as np\n", 'print("loss", 0.25)\n', "token = tokenizer(text)\n"],
+        [{"output_type": "stream", "text": ["loss 0.25\n"]}],
+    )
+    assert not has_secret_in_file("analysis.ipynb", notebook)
+
+
+def test_a_name_holding_a_token_is_recorded_without_it() -> None:
+    token = _fake("ghp_", ALNUM, 36)
+    shown = redact_path(f"notes/notes-{token}.txt")
+    assert token not in shown and token[4:12] not in shown
+    assert shown.startswith("notes/<withheld-sha256:") and shown.endswith(">")
+    assert redact_path(f"{token}/a.txt").endswith("/a.txt")
+    assert redact_path(f"notes/notes-{token[:-1]}x.txt") != shown  # told apart
+    for ordinary in ("notes/todo.txt", "data/part-00001.parquet", "src/tokenizer.py"):
+        assert redact_path(ordinary) == ordinary
+
+
+def test_requirement_urls_lose_credentials_and_queries_but_keep_what_to_build() -> None:
+    text = (
+        "private-pkg @ https://bot:tok-1234@pkgs.example.invalid/p-1.0-py3-none-any.whl \\\n"
+        "    --hash=sha256:" + "ab" * 32 + "\n"
+        "signed @ https://pkgs.example.invalid/s-1.0.whl?token=tok-5678\n"
+        "sub @ git+https://tok-9012@git.example.invalid/org/mono@"
+        + "c"
+        * 40
+        + "#subdirectory=pkgs/sub\n"
+        "numpy==2.0 --hash=sha256:" + "cd" * 32 + "\n"
+    )
+    assert redact_requirement_urls(text) == (
+        "private-pkg @ https://pkgs.example.invalid/p-1.0-py3-none-any.whl \\\n"
+        "    --hash=sha256:" + "ab" * 32 + "\n"
+        "signed @ https://pkgs.example.invalid/s-1.0.whl\n"
+        "sub @ git+https://git.example.invalid/org/mono@" + "c" * 40 + "#subdirectory=pkgs/sub\n"
+        "numpy==2.0 --hash=sha256:" + "cd" * 32 + "\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,10 @@ from mlflow_repro.process import run
 from mlflow_repro.secrets import (
     NO_ALLOWLIST,
     Allowlist,
-    has_secret_content,
+    has_secret_in_file,
     is_secret_name,
     load_allowlist,
+    redact_path,
     strip_url_credentials,
 )
 
@@ -170,18 +171,24 @@ def _chunk_reason(
 ) -> str | None:
     if path is None:
         return "unrecognised-diff-header"
-    if is_secret_name(path):
+    if is_secret_name(path) or redact_path(path) != path:
         return "secret-name"
     if allow.allows_path(path):
         return None
-    if b"\nGIT binary patch\n" in chunk:
-        # The patch is compressed: scan the file itself instead of the encoded bytes.
+    binary = b"\nGIT binary patch\n" in chunk
+    if binary or path.lower().endswith(".ipynb"):
+        # A binary patch is compressed: scan the file itself instead of the encoded bytes. A
+        # notebook's chunk holds lines of its JSON, not its cells: the file is screened decoded,
+        # cell by cell, and the chunk too (it may remove what the file no longer holds).
         try:
             current = (top / path).read_bytes() if (top / path).is_file() else b""
         except OSError:
             return "unreadable"
-        return "secret-content" if has_secret_content(current, allow) else None
-    return "secret-content" if has_secret_content(chunk, allow) else None
+        if has_secret_in_file(path, current, allow):
+            return "secret-content"
+        if binary:
+            return None
+    return "secret-content" if has_secret_in_file(path, chunk, allow) else None
 
 
 def _diff(
@@ -236,7 +243,9 @@ def _diff(
             reason = _chunk_reason(top, path, chunk, allow)
         if reason:
             shown = path or chunk.split(b"\n", 1)[0].decode("utf-8", "replace")[:200]
-            omitted.append(Omitted(path=f"diff:{shown}", reason=reason, size=len(chunk)))
+            omitted.append(
+                Omitted(path=f"diff:{redact_path(shown)}", reason=reason, size=len(chunk))
+            )
             complete = False
             continue
         kept.append(chunk)
@@ -312,6 +321,10 @@ def _untracked(
             info = full.lstat()
         except OSError:
             continue
+        shown = redact_path(rel)
+        if shown != rel:  # the name itself holds a credential: named without it
+            omitted.append(Omitted(path=shown, reason="secret-name", size=info.st_size))
+            continue
         if not stat.S_ISLNK(info.st_mode):  # a link is never followed (nor resolved: loops)
             try:
                 resolved = full.resolve()
@@ -341,7 +354,7 @@ def _untracked(
                 reason = reason or "file-size-cap"
             else:
                 data = read
-        if reason is None and not allow.allows_path(rel) and has_secret_content(data, allow):
+        if reason is None and not allow.allows_path(rel) and has_secret_in_file(rel, data, allow):
             reason = "secret-content"
         if reason:
             omitted.append(Omitted(path=rel, reason=reason, size=info.st_size))

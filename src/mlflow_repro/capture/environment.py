@@ -222,13 +222,18 @@ def installed_groups(project: Path, installed: dict[str, str]) -> list[str]:
 def export_lock(lock: Path, groups: Sequence[str] = ()) -> tuple[list[str] | None, str | None]:
     """The lock's requirements, one line each with their hashes, via `uv export` (no network);
     the default groups and `groups`."""
+    from mlflow_repro.secrets import redact_requirement_urls
+
     if uv_binary() is None:
         return None, "uv not found: cannot export uv.lock (install uv: pip install uv)"
     extra = [arg for group in groups for arg in ("--group", group)]
     done = run(export_command("--offline", *extra), cwd=lock.parent, timeout=10)
     if not done.ok:
         return None, f"uv export of {lock} failed: {done.error}"
-    return requirement_lines(done.stdout.decode()), None
+    # uv copies a direct-URL source as uv.lock has it (`pkg @ https://user:<token>@host/...`,
+    # `?token=...`; it masks only a git source's password): the staged file, and the sha256 the
+    # manifest records for it, are of the lines without them.
+    return requirement_lines(redact_requirement_urls(done.stdout.decode())), None
 
 
 def collect_environment(
