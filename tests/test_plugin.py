@@ -3,13 +3,12 @@ manifest; `tags()` answers only `start_run`, within MLflow's limits, and never r
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlflow_repro import plugin, session
+from mlflow_repro import plugin, runjob, session
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.manifest.status import status
@@ -23,13 +22,42 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
     made = small_capture()
     monkeypatch.setattr(session, "_captured", made)
     monkeypatch.setattr(session, "_runs_started", 0)
+    monkeypatch.setattr(runjob, "_begun", 0)
     yield made
     made.staging.cleanup()
 
 
-def test_a_parent_and_its_nested_run_each_get_their_own_manifest(
-    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, captured: Captured
+@pytest.fixture
+def states(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Each run's own code state, as `run_state` takes it: commits b..., c..., each with its
+    own staged diff. Yields the commits handed out, in order."""
+    from mlflow_repro import capture
+    from mlflow_repro.capture import RunState
+    from mlflow_repro.capture.staging import Staging
+    from mlflow_repro.manifest import Code, Data
+
+    handed: list[str] = []
+
+    def run_state() -> RunState:
+        commit = "bc"[len(handed)] * 40
+        staging = Staging()
+        diff = staging.add("git.diff", f"diff --git a/{commit[0]}.py b/{commit[0]}.py\n".encode())
+        handed.append(commit)
+        return RunState(Code(vcs="git", commit=commit, dirty=True, diff=diff), Data(), staging, [])
+
+    monkeypatch.setattr(capture, "run_state", run_state)
+    yield handed
+
+
+def test_a_parent_and_its_nested_run_each_get_their_own_manifest_and_code_state(
+    tracking_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    captured: Captured,
+    states: list[str],
 ) -> None:
+    """Each new run takes the code state at its own start (a notebook or a sweep edits files
+    between runs), in the background; ending the run waits for its record."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -38,65 +66,82 @@ def test_a_parent_and_its_nested_run_each_get_their_own_manifest(
     with mlflow.start_run() as parent, mlflow.start_run(nested=True) as child:
         pass
     client = MlflowClient()
-    for run, index in ((parent, 0), (child, 1)):
+    assert states == ["b" * 40, "c" * 40]
+    for run, index, commit in ((parent, 0, "b" * 40), (child, 1, "c" * 40)):
         run_id = run.info.run_id
         local = client.download_artifacts(run_id, "repro", str(tmp_path / run_id))
         manifest = Manifest.from_json((Path(local) / "manifest.json").read_text())
         assert manifest.launch.run_index == index
         assert manifest.launch.launcher == "python" and manifest.launch.parameters is None
-        assert (Path(local) / "git.diff").is_file()
+        assert manifest.code.commit == commit
+        assert (
+            Path(local) / "git.diff"
+        ).read_text() == f"diff --git a/{commit[0]}.py b/{commit[0]}.py\n"
         tags = client.get_run(run_id).data.tags
         assert tags["repro.capture.id"] == session.CAPTURE_ID
-        assert tags["repro.git.commit"] == captured.manifest.code.commit
+        assert tags["repro.git.commit"] == commit
         assert tags["repro.status"] == status(manifest)[0]  # set once repro/ was logged
+        assert client.get_run(run_id).info.status == "FINISHED"
 
 
-def test_the_tags_given_with_a_new_run_claim_no_status(
+def test_the_tags_given_with_a_new_run_claim_nothing_but_the_capture(
     monkeypatch: pytest.MonkeyPatch, captured: Captured
 ) -> None:
-    """The status says the run holds its manifest: publish sets it after the upload."""
-    monkeypatch.setattr(plugin, "_called_by_start_run", lambda: True)
-    monkeypatch.setattr(session, "_captured", captured)
+    """The status and the manifest's tags come once repro/ is logged: at the start only the
+    capture id (how the create_run hook knows the run) and a replay's token."""
+    monkeypatch.setattr(plugin, "_asked_for_a_new_run", lambda: True)
+    monkeypatch.setenv("MLFLOW_REPRO_REPLAY_TOKEN", "t" * 9000)
     tags = plugin.ReproRunContext().tags()
-    assert tags["repro.git.commit"] == captured.manifest.code.commit
-    assert "repro.status" not in tags
+    runjob._local.job.cancel()  # no run follows here
+    assert set(tags) == {"repro.capture.id", "repro.replay.token"}
+    assert tags["repro.capture.id"] == session.CAPTURE_ID
+    assert all(len(k) <= MAX_TAG_KEY and len(v) <= MAX_TAG_VALUE for k, v in tags.items())
 
 
-def test_tags_are_empty_unless_start_run_asks(
+def test_tags_are_empty_unless_a_new_run_asks(
     monkeypatch: pytest.MonkeyPatch, captured: Captured
 ) -> None:
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.setattr(session, "_captured", None)
     provider = plugin.ReproRunContext()
     assert provider.in_context()
-    assert provider.tags() == {}  # as datasets, logged models and traces ask
+    assert provider.tags() == {}  # asked directly, as a dataset or a trace would
+    import mlflow.data  # noqa: F401  (datasets resolve tags from inside MLflow)
+    from mlflow.tracking.context.registry import resolve_tags
+
+    assert "repro.capture.id" not in _resolved_inside_mlflow()
     assert session.captured() is None  # and nothing was captured for them
+    assert "repro.capture.id" in resolve_tags()  # user code creating a run (as Lightning does)
+    runjob._local.job.cancel()
 
 
-def test_tags_stay_within_mlflow_limits(
-    monkeypatch: pytest.MonkeyPatch, captured: Captured
+def _resolved_inside_mlflow() -> dict[str, str]:
+    """Tags resolved from a function that lives in MLflow's package (as datasets do)."""
+    import mlflow.tracking.context.registry as registry
+
+    code = compile("def resolve():\n    return resolve_tags()\n", registry.__file__, "exec")
+    scope: dict[str, object] = {"resolve_tags": registry.resolve_tags}
+    exec(code, scope)
+    return scope["resolve"]()  # type: ignore[operator,no-any-return]
+
+
+def test_a_failing_capture_is_an_errors_tag_on_the_run_not_an_exception(
+    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(plugin, "_called_by_start_run", lambda: True)
-    huge = dataclasses.replace(
-        captured.manifest, errors=[f"collector {i}: " + "x" * 300 for i in range(200)]
-    )
-    monkeypatch.setattr(session, "_captured", dataclasses.replace(captured, manifest=huge))
-    monkeypatch.setenv("MLFLOW_REPRO_REPLAY_TOKEN", "t" * 9000)
-    tags = plugin.ReproRunContext().tags()
-    assert tags["repro.capture.errors"].startswith("collector 0")
-    assert all(len(k) <= MAX_TAG_KEY and len(v) <= MAX_TAG_VALUE for k, v in tags.items())
+    import mlflow
+    from mlflow.tracking import MlflowClient
 
-
-def test_a_failing_capture_is_an_errors_tag_not_an_exception(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
     def broken() -> Captured:
         raise RuntimeError("no temporary directory")
 
-    monkeypatch.setattr(plugin, "_called_by_start_run", lambda: True)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(session, "process_capture", broken)
-    tags = plugin.ReproRunContext().tags()
-    assert tags == {"repro.capture.errors": "plugin: RuntimeError: no temporary directory"}
+    with mlflow.start_run() as run:
+        pass
+    tags = MlflowClient().get_run(run.info.run_id).data.tags
+    assert tags["repro.capture.errors"] == "plugin: RuntimeError: no temporary directory"
+    assert "repro.status" not in tags
 
 
 def test_capture_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

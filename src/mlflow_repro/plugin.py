@@ -4,10 +4,12 @@ MLflow instantiates `ReproRunContext` at `import mlflow` (entry point group
 `mlflow.run_context_provider`). Two paths, because MLflow has no run-start hook that hands a
 plugin the new run id:
 
-- New runs (`mlflow.start_run()`): `tags()` returns the `repro.*` tags plus `repro.capture.id`,
-  and wraps `MlflowClient.create_run` once. The wrapper lets MLflow create the run, and when the
-  tags it was given carry this process's capture id, logs `repro/` to the new run id, then sets
-  `repro.status`; an upload that fails is tried again as the process exits (`later.py`).
+- New runs (`mlflow.start_run()`, or `resolve_tags()` then `MlflowClient.create_run` as
+  PyTorch Lightning's `MLFlowLogger` does): `tags()` starts the run's capture in the background
+  (`runjob.py`) and returns `repro.capture.id`; the wrapped `MlflowClient.create_run` hands the
+  new run to that job, which logs `repro/`, then the `repro.*` tags and `repro.status`; the
+  wrapped `MlflowClient.set_terminated` (what `end_run` and loggers call) waits for it. An
+  upload that fails is tried again as the process exits (`later.py`).
 - Runs launched by `mlflow run`: the child resumes a run MLflow already created (MLFLOW_RUN_ID in
   its environment), and providers are not asked: `resumed.py` captures for that run.
 
@@ -34,51 +36,69 @@ from mlflow_repro.names import (
     CAPTURE_ID_TAG,
     REPLAY_TOKEN_TAG,
     REPLAY_TOKEN_VAR,
-    STATUS_TAG,
 )
 
 
-def _called_by_start_run() -> bool:
-    """tags() is also asked for by datasets, logged models and tracing: only runs get capture."""
+def _mlflow_directory() -> str:
+    import mlflow
+
+    return os.path.dirname(os.path.abspath(str(mlflow.__file__))) + os.sep
+
+
+def _asked_for_a_new_run() -> bool:
+    """tags() is also asked for by datasets, logged models and tracing: only new runs get
+    capture. A new run: `mlflow.start_run` (fluent; nested runs too), or `resolve_tags` called
+    from outside MLflow, as PyTorch Lightning's `MLFlowLogger` and user code do before
+    `MlflowClient.create_run` (MLflow's own `resolve_tags` callers are the others)."""
     frame: Any = sys._getframe(2)
-    for _ in range(4):
-        if frame is None:
-            return False
-        if frame.f_code.co_name == "start_run" and "mlflow" in frame.f_code.co_filename:
-            return True
+    inside = _mlflow_directory()
+    if frame is None or frame.f_code.co_name != "resolve_tags":
+        return False  # asked directly, not through MLflow's registry
+    while frame is not None and frame.f_code.co_name == "resolve_tags":
         frame = frame.f_back
-    return False
+    if frame is None:
+        return False
+    name, where = frame.f_code.co_name, frame.f_code.co_filename
+    return (name == "start_run") if where.startswith(inside) else True
 
 
-def _install_create_run_hook() -> None:
+def _install_hooks() -> None:
+    """`MlflowClient.create_run` hands a run created with our capture id to its job;
+    `MlflowClient.set_terminated` (what `end_run` and the loggers call) waits for the record
+    of the run it ends. Installed once."""
     from mlflow.tracking.client import MlflowClient
 
     original = MlflowClient.create_run
     if getattr(original, "_mlflow_repro_hook", False):
         return
+    terminate = MlflowClient.set_terminated
 
     @functools.wraps(original)
     def create_run(self: Any, *args: Any, **kwargs: Any) -> Any:
         run = original(self, *args, **kwargs)
         try:
             tags = kwargs.get("tags") if "tags" in kwargs else (args[2] if len(args) > 2 else None)
-            captured = session.captured()
-            if tags and tags.get(CAPTURE_ID_TAG) == session.CAPTURE_ID and captured is not None:
-                from mlflow_repro.manifest import Launch
-                from mlflow_repro.publish import publish
+            if tags and tags.get(CAPTURE_ID_TAG) == session.CAPTURE_ID:
+                from mlflow_repro import runjob
 
-                launch = Launch(launcher="python", run_index=session.next_run_index())
-                manifest = captured.for_run(launch)
-                if not publish(self, run, captured, manifest):
-                    from mlflow_repro.later import retry_at_exit
-
-                    retry_at_exit(self, run, captured, manifest, with_tags=False)
+                runjob.created(self, run)
         except Exception as exc:  # the run exists: never fail start_run from here
             print(f"mlflow-repro: capture for run {run.info.run_id} failed: {exc}", file=sys.stderr)
         return run
 
+    @functools.wraps(terminate)
+    def set_terminated(self: Any, run_id: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            from mlflow_repro import runjob
+
+            runjob.ending(run_id)
+        except Exception as exc:  # ending the run goes on
+            print(f"mlflow-repro: run {run_id}: {exc}", file=sys.stderr)
+        return terminate(self, run_id, *args, **kwargs)
+
     create_run._mlflow_repro_hook = True  # type: ignore[attr-defined]
     MlflowClient.create_run = create_run
+    MlflowClient.set_terminated = set_terminated
 
 
 class ReproRunContext:
@@ -106,16 +126,18 @@ class ReproRunContext:
         return session.enabled()
 
     def tags(self) -> dict[str, str]:
+        """For a new run: our capture id (the create_run hook recognises the run by it) and a
+        replay's token; the run's capture starts now in the background (`runjob`), and its
+        `repro.*` tags come with its record, the status last."""
         try:
-            if not _called_by_start_run():
+            if not _asked_for_a_new_run():
                 return {}
-            captured = session.process_capture()
-            _install_create_run_hook()
+            _install_hooks()
+            from mlflow_repro import runjob
             from mlflow_repro.publish import within_limits
 
-            # every repro.* tag but the status, which publish sets once repro/ is logged
-            tags = {**captured.manifest.tags(), CAPTURE_ID_TAG: session.CAPTURE_ID}
-            del tags[STATUS_TAG]
+            runjob.begin()
+            tags = {CAPTURE_ID_TAG: session.CAPTURE_ID}
             token = os.environ.get(REPLAY_TOKEN_VAR, "").strip()
             if token:  # how replay finds the run a re-run plain script started
                 tags[REPLAY_TOKEN_TAG] = token

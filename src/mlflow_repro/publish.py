@@ -107,14 +107,14 @@ def lost_files(manifest: Manifest) -> str:
 UPLOAD_THREADS = 4
 
 
-def _log_files_at_once(repository: Any, root: Path, folder: str) -> None:
-    """Every file under `root` to `folder/<its relative path>`, up to UPLOAD_THREADS at a time:
+def _log_files_at_once(repository: Any, roots: list[Path], folder: str) -> None:
+    """Every file under `roots` to `folder/<its relative path>`, up to UPLOAD_THREADS at a time:
     artifact stores take one request per file (MLflow's `log_artifacts` sends them one after
     another), and against a busy server each waits its turn. The first failure is raised once
     all are done."""
     from concurrent.futures import ThreadPoolExecutor
 
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    files = sorted((p, root) for root in roots for p in root.rglob("*") if p.is_file())
     with ThreadPoolExecutor(min(UPLOAD_THREADS, len(files) or 1)) as pool:
         done = [
             pool.submit(
@@ -122,7 +122,7 @@ def _log_files_at_once(repository: Any, root: Path, folder: str) -> None:
                 str(path),
                 "/".join((folder, *path.relative_to(root).parent.parts)),
             )
-            for path in files
+            for path, root in files
         ]
     for future in done:
         future.result()
@@ -138,7 +138,7 @@ def _upload(client: Any, run: Any, captured: Captured, manifest: Manifest) -> No
     )
     folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
     if manifest.payloads():
-        _log_files_at_once(repository, captured.staging.root, folder)
+        _log_files_at_once(repository, captured.payload_roots(), folder)
     log_manifest(
         lambda path: repository.log_artifact(path, artifact_path=folder),
         client,

@@ -8,6 +8,7 @@ here. Each run gets the next `run_index` (0 for the first), which its own manife
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import uuid
 from typing import TYPE_CHECKING
@@ -18,6 +19,27 @@ if TYPE_CHECKING:
     from mlflow_repro.capture import Captured
 
 CAPTURE_ID = uuid.uuid4().hex  # one id per capturing process: the tag repro.capture.id
+
+
+def _start_directory() -> str | None:
+    """The directory this process started in, where its relative `argv[0]` and the relative
+    paths it was given mean something: the working directory as the plugin loads (at `import
+    mlflow`, before the script's own `os.chdir` as a rule), or the shell's `$PWD` when the script
+    is not found from there but is from it (a chdir before `import mlflow`)."""
+    try:
+        here: str | None = os.getcwd()
+    except OSError:
+        here = None
+    script = sys.argv[0] if sys.argv else ""
+    relative = bool(script) and not os.path.isabs(script) and script.endswith(".py")
+    if relative and (here is None or not os.path.exists(os.path.join(here, script))):
+        pwd = os.environ.get("PWD", "")
+        if pwd and os.path.exists(os.path.join(pwd, script)):
+            return pwd
+    return here
+
+
+START_DIR = _start_directory()
 
 _capture_lock = threading.Lock()  # held for the whole capture: later callers wait for it
 _count_lock = threading.Lock()

@@ -2,6 +2,10 @@
 
 Collectors run in parallel daemon threads; one that fails or overruns leaves its section at the
 "nothing known" default and a line in `Manifest.errors` (the `repro.capture.errors` tag).
+
+What cannot change within a process (Python, the installed packages, the platform, the GPU) is
+captured once (`capture`); what can (the code's state and the DVC data versions: a notebook or a
+sweep edits files between runs) is taken again for each later run (`run_state`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlflow_repro.capture.code import collect_code, relative_workdir, repository_root
+from mlflow_repro.capture.code import collect_code, repository_root
 from mlflow_repro.capture.data import collect_data
 from mlflow_repro.capture.environment import collect_environment
 from mlflow_repro.capture.gpu import collect_gpu
@@ -27,39 +31,99 @@ from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Code, Data, Environment, Gpu, Launch, Manifest, Platform, Seeds
 from mlflow_repro.secrets import redact_argv
 
+RUN_SECTIONS = ("code", "data")  # what `run_state` takes again for each run
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What can change between two runs of one process, taken at a run's start: the code (commit,
+    dirty flag, diff, untracked files) and the DVC data versions, with the code's payloads."""
+
+    code: Code
+    data: Data
+    staging: Staging  # repro/git.diff, repro/untracked/...
+    errors: list[str]
+
 
 @dataclass(frozen=True)
 class Captured:
-    """This process's manifest and the directory holding its payloads. Every run of the process
-    logs those payloads under `repro/`, beside a manifest.json of its own (`for_run`)."""
+    """This process's manifest and the directories holding its payloads: `staging` those of the
+    process (the lock, the generator states), `run_staging` those of one run's code state. Each
+    run logs both under `repro/`, beside a manifest.json of its own (`for_run`)."""
 
     manifest: Manifest
     staging: Staging
+    run_staging: Staging | None = None
 
-    def for_run(self, launch: Launch) -> Manifest:
-        """The manifest of one run: `launch` says how that run was started; the process's argv,
-        command and working directory are kept."""
+    def for_run(self, launch: Launch, state: RunState | None = None) -> Manifest:
+        """The manifest of one run: `launch` says how that run was started (the process's argv,
+        command, working directory and script are kept); `state`, taken at that run's start,
+        replaces the first run's code and data."""
         process = self.manifest.launch
         own = dataclasses.replace(
-            launch, argv=process.argv, command=process.command, workdir=process.workdir
+            launch,
+            argv=process.argv,
+            command=process.command,
+            workdir=process.workdir,
+            script=process.script,
         )
-        return dataclasses.replace(self.manifest, launch=own)
+        manifest = dataclasses.replace(self.manifest, launch=own)
+        if state is None:
+            return manifest
+        kept = [
+            e for e in manifest.errors if not e.startswith(tuple(f"{n}:" for n in RUN_SECTIONS))
+        ]
+        return dataclasses.replace(
+            manifest, code=state.code, data=state.data, errors=kept + state.errors
+        )
+
+    def with_state(self, state: RunState) -> Captured:
+        """This capture with `state`'s code payloads in place of the first run's."""
+        return dataclasses.replace(self, run_staging=state.staging)
+
+    def payload_roots(self) -> list[Path]:
+        return [self.staging.root, *([self.run_staging.root] if self.run_staging else [])]
+
+
+def start_directory() -> Path:
+    """Where this process started (`session.START_DIR`), else the working directory now."""
+    from mlflow_repro.session import START_DIR
+
+    return Path(START_DIR) if START_DIR else Path.cwd()
+
+
+def script_path() -> Path | None:
+    """The running script (`sys.argv[0]`), resolved from where the process started: a script
+    that changes its working directory before `start_run` is still found."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is None:
+        return None
+    script = script if script.is_absolute() else start_directory() / script
+    return script.resolve() if script.is_file() else None
 
 
 def source_directory() -> Path:
     """Where the running code lives: the directory of sys.argv[0] (as MLflow's git context
-    does), else the working directory."""
-    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    if script is not None and script.exists():
-        return script.resolve().parent
-    return Path.cwd()
+    does), else the directory the process started in."""
+    script = script_path()
+    return script.parent if script is not None else start_directory()
+
+
+def _within(path: Path | None, root: str | None) -> str | None:
+    """`path` relative to `root` (POSIX), or None when either is unknown or it lies outside."""
+    if path is None or root is None:
+        return None
+    try:
+        return path.resolve().relative_to(Path(root).resolve()).as_posix() or "."
+    except (ValueError, OSError):
+        return None
 
 
 def _bounded(
     jobs: dict[str, Callable[[], tuple[Any, list[str]]]],
     defaults: dict[str, Any],
     timeout: float,
-    staging: Staging,
+    staging: Staging | list[Staging],
     partial: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Run the collectors in parallel under one deadline. A collector past it gets its default,
@@ -86,7 +150,8 @@ def _bounded(
     late = {name for name in jobs if name not in finished}
     # A collector past the deadline may still be writing: its payloads are discarded so that
     # what gets logged is exactly what the manifest lists.
-    staging.close(discard_owners={f"repro-{name}" for name in late})
+    for each in staging if isinstance(staging, list) else [staging]:
+        each.close(discard_owners={f"repro-{name}" for name in late})
     out: dict[str, Any] = {}
     messages: list[str] = []
     for name in jobs:
@@ -100,6 +165,29 @@ def _bounded(
     return out, messages
 
 
+def _run_jobs(
+    start: Path, top: Path | None, staging: Staging, settings: Settings, partial: dict[str, Any]
+) -> dict[str, Callable[[], tuple[Any, list[str]]]]:
+    return {
+        "code": lambda: collect_code(top, staging, settings, partial),
+        "data": lambda: collect_data(start, top),
+    }
+
+
+def run_state(settings: Settings | None = None) -> RunState:
+    """The code and data of a run starting now (in a process that captured before)."""
+    settings = settings or Settings.from_env()
+    start = source_directory()
+    top = repository_root(start)
+    staging = Staging()
+    partial: dict[str, Any] = {}
+    jobs = _run_jobs(start, top, staging, settings, partial)
+    sections, errors = _bounded(
+        jobs, {"code": Code(), "data": Data()}, settings.timeout_seconds, staging, partial
+    )
+    return RunState(sections["code"], sections["data"], staging, errors)
+
+
 def capture(start: Path | None = None, settings: Settings | None = None) -> Captured:
     """Collect everything about this process's code, environment, data and machine (its launch
     record as a plain process's first run: `Captured.for_run` makes each run's own)."""
@@ -108,13 +196,12 @@ def capture(start: Path | None = None, settings: Settings | None = None) -> Capt
     began = time.perf_counter()
     settings = settings or Settings.from_env()
     start = start or source_directory()
-    staging = Staging()
+    staging, run_staging = Staging(), Staging()
     top = repository_root(start)
     partial: dict[str, Any] = {}
     jobs: dict[str, Callable[[], tuple[Any, list[str]]]] = {
-        "code": lambda: collect_code(top, staging, settings, partial),
+        **_run_jobs(start, top, run_staging, settings, partial),
         "environment": lambda: collect_environment(start, top, staging),
-        "data": lambda: collect_data(start, top),
         "platform": collect_platform,
         "seeds": lambda: collect_seeds(staging),
         "gpu": lambda: collect_gpu(timeout=min(5.0, settings.timeout_seconds)),
@@ -127,11 +214,16 @@ def capture(start: Path | None = None, settings: Settings | None = None) -> Capt
         "seeds": Seeds(),
         "gpu": Gpu(),
     }
-    sections, errors = _bounded(jobs, defaults, settings.timeout_seconds, staging, partial)
+    sections, errors = _bounded(
+        jobs, defaults, settings.timeout_seconds, [staging, run_staging], partial
+    )
+    root = sections["code"].repo_root
     launch = Launch(
         argv=redact_argv(list(sys.argv)),
         command=redact_argv(list(getattr(sys, "orig_argv", [""])[1:])),
-        workdir=relative_workdir(sections["code"].repo_root),
+        # where the process started, not where the run found it: a script may chdir first
+        workdir=_within(start_directory(), root),
+        script=_within(script_path(), root),
     )
     manifest = Manifest(
         mlflow_repro_version=__version__,
@@ -141,4 +233,4 @@ def capture(start: Path | None = None, settings: Settings | None = None) -> Capt
         errors=errors,
         **sections,
     )
-    return Captured(manifest=manifest, staging=staging)
+    return Captured(manifest=manifest, staging=staging, run_staging=run_staging)

@@ -74,7 +74,10 @@ class Launch:
     # The interpreter's arguments as typed (sys.orig_argv without the interpreter): keeps
     # `-m package.module` and interpreter options that argv loses. Credentials withheld.
     command: list[str] = field(default_factory=list)
-    workdir: str | None = None  # the working directory relative to the repository root
+    # Where the process started (its relative argv[0] and paths mean something there),
+    # relative to the repository root; None when it lies outside the repository.
+    workdir: str | None = None
+    script: str | None = None  # the script (sys.argv[0]) relative to the repository root
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,14 @@ def script_command(manifest: Manifest, workspace: Path, run_id: str) -> tuple[li
             "re-run it by hand with the values",
         )
     workdir = launch.workdir
-    if workdir is None or workdir == ".." or workdir.startswith("../"):
+    outside = workdir is None or workdir == ".." or workdir.startswith("../")
+    if outside and launch.script and launch.argv and launch.argv[0] in args:
+        # Started outside its repository (`python project/train.py`), the script inside it:
+        # run the script by its place in the workspace, from the workspace's root.
+        at = args.index(launch.argv[0])
+        args[at] = str(workspace / launch.script)
+        workdir = "."
+    elif outside:
         raise ReplayError(
             f"the run was started outside its git repository (working directory "
             f"{workdir or 'unknown'} relative to it): its working directory cannot be rebuilt",
@@ -69,7 +76,7 @@ def script_command(manifest: Manifest, workspace: Path, run_id: str) -> tuple[li
             return str(workspace / path.relative_to(root))
         return arg
 
-    return [moved(a) for a in args], workspace / workdir
+    return [moved(a) for a in args], workspace / (workdir or ".")
 
 
 def interpreter(manifest: Manifest, workspace: Path, env_manager: str, run_id: str) -> list[str]:

@@ -1,0 +1,168 @@
+"""A new run's record, off `start_run`'s critical path.
+
+As a run starts (the provider's `tags()`, just before MLflow creates it), a `RunJob` takes the
+run-start RNG fingerprint there and then, and starts a daemon thread that captures: the process's
+capture for its first run, the code and data state again for every later run (a notebook or a
+sweep edits files between runs). Once MLflow has created the run, the job is handed it
+(`attach`) and logs `repro/`, then the tags and the status that claim it (`publish`). The user's
+code runs meanwhile. The job is joined when the run ends (`MlflowClient.set_terminated`, which
+`mlflow.end_run` and the loggers call) or as the process exits, so no run is marked finished
+before its record is stored, and a process killed first leaves no run claiming a status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+from typing import Any
+
+from mlflow_repro import session
+
+JOIN_SECONDS = 60.0  # how long ending a run (or the process) waits for its record
+ATTACH_SECONDS = 600.0  # a job whose run was never created gives up (tags() asked, no run came)
+
+
+class RunJob:
+    """The capture and upload of one new run of this process."""
+
+    def __init__(self, fingerprint: str | None, first: bool) -> None:
+        self._fingerprint = fingerprint
+        self._first = first  # the process capture's code is this run's
+        self._attached = threading.Event()
+        self._client: Any = None
+        self._run: Any = None
+        self._index = 0
+        self.thread = threading.Thread(target=self._work, daemon=True, name="mlflow-repro-run")
+        self.thread.start()
+
+    def attach(self, client: Any, run: Any, index: int) -> None:
+        """MLflow created the run: log its record."""
+        self._client, self._run, self._index = client, run, index
+        self._attached.set()
+
+    def cancel(self) -> None:
+        """No run came (tags() was asked, create_run never called): record nothing."""
+        self._attached.set()
+
+    def join(self, timeout: float = JOIN_SECONDS) -> bool:
+        """Wait for the record to be stored; whether it was (or nothing was left to do)."""
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def _work(self) -> None:
+        from mlflow_repro.capture import run_state
+
+        failure = ""
+        try:
+            captured = session.process_capture()
+            # The first run takes the process capture's code; a later one its own, now.
+            state = None if self._first else run_state()
+        except Exception as exc:  # recorded on the run once it exists
+            captured, state, failure = None, None, f"plugin: {type(exc).__name__}: {exc}"
+        if not self._attached.wait(ATTACH_SECONDS) or self._run is None:
+            return
+        run_id = self._run.info.run_id
+        try:
+            if captured is None:
+                from mlflow_repro.names import CAPTURE_ERRORS_TAG
+
+                print(f"mlflow-repro: capture for run {run_id} failed: {failure}", file=sys.stderr)
+                self._client.set_tag(run_id, CAPTURE_ERRORS_TAG, failure[:4000])
+                return
+            self._publish(captured, state)
+        except Exception as exc:  # the user's run goes on whatever happens here
+            print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)
+
+    def _publish(self, captured: Any, state: Any) -> None:
+        from mlflow_repro.manifest import Launch
+        from mlflow_repro.publish import publish
+
+        manifest = captured.for_run(Launch(launcher="python", run_index=self._index), state)
+        if self._fingerprint:
+            seeds = dataclasses.replace(manifest.seeds, rng_fingerprint=self._fingerprint)
+            manifest = dataclasses.replace(manifest, seeds=seeds)
+        own = captured.with_state(state) if state is not None else captured
+        if not publish(self._client, self._run, own, manifest, with_tags=True):
+            from mlflow_repro.later import retry_at_exit
+
+            retry_at_exit(self._client, self._run, own, manifest, with_tags=True)
+
+
+_local = threading.local()  # the job tags() started, for the create_run in the same thread
+_by_run: dict[str, RunJob] = {}
+_lock = threading.Lock()
+_begun = 0  # jobs started in this process
+
+
+def _first_job() -> bool:
+    """Whether this is the process's first job (and registers the exit join with it)."""
+    global _begun
+    with _lock:
+        _begun += 1
+        if _begun > 1:
+            return False
+    from mlflow_repro.later import at_exit
+
+    at_exit(join_all)
+    return session.captured() is None
+
+
+def begin() -> None:
+    """A run is about to be created in this thread: start its job."""
+    fingerprint = None
+    try:
+        from mlflow_repro.capture.seeds import rng_fingerprint
+
+        fingerprint = rng_fingerprint()
+    except Exception as exc:
+        print(f"mlflow-repro: no run-start RNG fingerprint: {exc}", file=sys.stderr)
+    previous = getattr(_local, "job", None)
+    if previous is not None:  # tags() asked before, and no run came of it
+        previous.cancel()
+    _local.job = RunJob(fingerprint, _first_job())
+
+
+def created(client: Any, run: Any) -> None:
+    """MLflow created `run` with our capture id: hand it to the job its tags() started (a new
+    job when tags were resolved in another thread)."""
+    job = getattr(_local, "job", None)
+    _local.job = None
+    if job is None:
+        begin()
+        job, _local.job = _local.job, None
+    with _lock:
+        _by_run[run.info.run_id] = job
+    job.attach(client, run, session.next_run_index())
+
+
+def ending(run_id: str) -> None:
+    """The run `run_id` is being marked ended: its record first (bounded)."""
+    with _lock:
+        job = _by_run.pop(run_id, None)
+    if job is not None and not job.join():
+        print(
+            f"mlflow-repro: run {run_id} ends while its record is still being logged "
+            f"(waited {JOIN_SECONDS:.0f} s); it goes on until the process exits",
+            file=sys.stderr,
+        )
+        with _lock:
+            _by_run[run_id] = job
+
+
+def join_all() -> None:
+    """At exit: every record logged (bounded), jobs that never got a run cancelled."""
+    job = getattr(_local, "job", None)
+    if job is not None:
+        job.cancel()
+    with _lock:
+        jobs, _by_run_copy = list(_by_run.values()), dict(_by_run)
+        _by_run.clear()
+    for job in jobs:
+        if not job.join():
+            runs = [r for r, j in _by_run_copy.items() if j is job]
+            print(
+                f"mlflow-repro: gave up waiting for the record of run {', '.join(runs)} after "
+                f"{JOIN_SECONDS:.0f} s; it holds no manifest",
+                file=sys.stderr,
+            )
