@@ -49,26 +49,33 @@ SECRET_CONTENT = re.compile(
     # user may be empty (`redis://:<password>@cache`); the password may hold a raw `/`, `?` or
     # `#` unless what follows the colon is a port (`https://host:8443/org/pkg@v1`).
     rb"|[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:(?!\d*[/?#])"
-    rb"(?!(?i:password|passwd|pass|pwd|secret|x+|\*+|<[^>@]*>|\$\{?[A-Za-z_]+\}?)@)[^@\s]+@"
+    rb"(?!(?i:password|passwd|pass|passphrase|pwd|secret|token|x+|\*+|<[^>@]*>|\$\{?[A-Za-z_]+\}?)@)"
+    rb"[^@\s]+@"
     rb"|(?i:\bbearer\s+[A-Za-z0-9._~+/\-]{8,})"  # Authorization: Bearer <token>
     rb"|(?im:^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+[^\s=:]+\s*$)"  # .netrc
     # A keyword, then a literal value holding a digit, of token-like characters only: code such
     # as `token = uuid.uuid4().hex`, `token=page_token`, `tokens: TokenDetails` or
     # `SECRET = re.compile(` has no digit, or dots, parentheses, brackets; an upper-case name
     # with underscores (`TOKEN_VAR = "MLFLOW_REPRO_TOKEN"`) names a variable. Passwords with no
-    # digit are left to the token formats above (measured: docs/inspect.md, false positives).
+    # digit are left to the token formats above (false positives: measured, see _CANDIDATE).
     rb"|(?i:(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|credential|auth)[A-Za-z0-9_\-]*)"
     rb"[\"']?\s*[:=]\s*[\"']?"
     rb"(?![A-Z]+(?:_[A-Z0-9]+)+[\"'\s,;])"
     rb"(?=[^\s\"'.(),;\[\]{}<>]*\d)(?=[^\s\"'.(),;\[\]{}<>]*[A-Za-z])"
     rb"[^\s\"'.(),;\[\]{}<>]{8,}+(?![.(\[])"
     # A password key with a quoted literal, or an unquoted value ending the line (YAML, INI)
-    # that holds a digit or a symbol (a Python name on the right would hold neither). `pass`
-    # as a whole key (`pass:`, `db_pass =`; not `bypass`), and prose (`password is: ...`).
-    rb"|(?i:(?:passw(?:or)?d|pwd|(?<![A-Za-z])pass)(?:\s+is)?[\"']?\s*[:=]\s*)"
+    # that holds a digit or a symbol (a Python name on the right would hold neither); also in
+    # prose (`Your new password is: ...`).
+    rb"|(?i:(?:passw(?:or)?d|pwd)(?:\s+is)?[\"']?\s*[:=]\s*)"
     rb"(?:[\"'](?![A-Z]+(?:_[A-Z0-9]+)+[\"'])[^\s\"']{4,}[\"']"
     rb"|(?=[^\s\"'.(),;\[\]{}<>]*[\d\-!@#$%^&*~+])[^\s\"'.(),;\[\]{}<>]{4,}+"
     rb"(?=[ \t]*(?:\r?\n|\Z)))"
+    # `pass` as a whole key (`pass:`, `db_pass =`; not `bypass`), quoted or not, with a digit or
+    # a symbol in the value: enum members (`PASS = "pass"`) and words (`'pass': 'bandpass'`) are
+    # not passwords.
+    rb"|(?i:(?<![A-Za-z])pass[\"']?\s*[:=]\s*)[\"']?"
+    rb"(?=[^\s\"'.(),;\[\]{}<>]*[\d\-!@#$%^&*~+])[^\s\"'.(),;\[\]{}<>]{4,}+"
+    rb"(?=[\"']|[ \t]*(?:\r?\n|\Z))"
 )
 
 # File names that hold secrets by convention: never uploaded, only named.
@@ -85,9 +92,10 @@ _SECRET_OPTION = re.compile(
     r"(?i)^--?[a-z0-9_\-]*"
     r"(?:token|secret|passw|pwd|passphrase|key|auth|cred|bearer|cookie|signature|jwt|sas)"
     r"|^--?pass(?:=|$)"
-    # Short spellings: `-p <value>` (mysql, many CLIs; a port or a path is withheld with it) and
-    # `--pw`, `--db-pw`.
-    r"|^-p(?:=|$)|^--?(?:[a-z0-9]+[_\-])*pw(?:=|$)"
+    # Short spellings: `-p <value>` (mysql and many CLIs; lower case only: `-P` is `mlflow run`'s
+    # parameters; a port or a path after `-p` is withheld too, and replay then refuses the script,
+    # saying why) and `--pw`, `--db-pw`.
+    r"|^(?-i:-p)(?:=|$)|^--?(?:[a-z0-9]+[_\-])*pw(?:=|$)"
 )
 
 
@@ -99,8 +107,13 @@ def is_secret_name(path: str) -> bool:
 # Entropy: a run of 20-100 token characters (no known prefix needed) with upper case, lower case
 # and digits, few word-like runs (CamelCase identifiers such as `UpsamplingBilinear2d` have many),
 # and a Shannon entropy near that of random text. Not preceded by `.`, `/`, `:`, `@`, ... so URL
-# paths and host names are not taken for keys. Measured on 3.0 M lines of installed libraries:
-# 42 lines (0.14 per 10,000), while 80 % of random 20-40 character base62 strings are caught.
+# paths and host names are not taken for keys; 80 % of random 20-40 character base62 strings are
+# caught. False positives of the whole screen (has_secret_content on each line of every `*.py`
+# of the installed libraries): 42 lines in 3.0 M (0.14 per 10,000) when first measured; in the
+# environment `just install-frameworks` makes (PyTorch, TensorFlow, ...: 9.1 M lines) 728 lines
+# (0.80) before the rules for issue 23 and 796 (0.87) after: 71 more, 67 of them sha256 digests
+# quoted on lines that do not say so (Keras weights, NumPy test vectors), 4 URL passwords in
+# docs' examples; 3 fewer (`:TOKEN@` placeholders).
 _CANDIDATE = re.compile(
     rb"(?<![A-Za-z0-9+/=_\-.:@%#?&\\])[A-Za-z0-9+/_\-]{20,100}={0,2}(?![A-Za-z0-9+/=_\-])"
 )
@@ -195,14 +208,17 @@ def _encoded_private_key(data: bytes, match: re.Match[bytes]) -> bytes | None:
     return None  # not a header after all (the prefix alone, as in this file)
 
 
-# A 64-digit hex literal in quotes (`secrets.token_hex(32)`, an HMAC key), with no keyword near
-# it. The same form is a sha256 digest, so not on a line that says so (`sha256`, `hash`,
-# `checksum`, ...): lock files write `sha256:<hex>` and dvc files `md5: <hex>`, outside quotes.
-# Shorter hex (MD5s, run ids, git commits) is left to the keyword rules.
+# A 64-digit hex literal in quotes (`secrets.token_hex(32)`, an HMAC key), keyword or not. The
+# same form is a sha256 digest, so not on a line that says so (`sha256`, `hash`, `checksum`,
+# ...; `shared_key` does not): lock files write `sha256:<hex>` and dvc files `md5: <hex>`,
+# outside quotes. Shorter hex (MD5s, run ids, git commits) is left to the keyword rules.
 _HEX_LITERAL = re.compile(
     rb"[\"'](?=(?:[0-9]*[a-fA-F]){8})(?=(?:[a-fA-F]*[0-9]){8})(?:[0-9a-f]{64}|[0-9A-F]{64})[\"']"
 )
-_HASH_WORDS = re.compile(rb"(?i)sha|hash|digest|checksum|md5|blake|fingerprint|\bsum\b|etag")
+_HASH_WORDS = re.compile(
+    rb"(?i)sha[-_]?(?:1|224|256|384|512|3)|\bsha\b|hash|digest|checksum|md5|blake|fingerprint"
+    rb"|\bsum\b|\betag\b"
+)
 
 
 def _hex_key(data: bytes, match: re.Match[bytes]) -> bool:

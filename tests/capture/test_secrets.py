@@ -220,7 +220,7 @@ def test_a_raw_hash_in_a_password_leaves_no_part_of_it_in_a_message() -> None:
 
 def test_short_password_flags_are_withheld_in_both_value_forms() -> None:
     argv = ["train.py", "-p", "a1", "--pw", "b2", "--pw=c3", "--db-pw", "d4", "-p=e5"]
-    argv += ["--upweight", "2.0", "-n", "3"]
+    argv += ["--upweight", "2.0", "-n", "3", "-P", "alpha=0.5"]
     assert redact_argv(argv) == [
         "train.py",
         "-p",
@@ -235,6 +235,8 @@ def test_short_password_flags_are_withheld_in_both_value_forms() -> None:
         "2.0",
         "-n",
         "3",
+        "-P",
+        "alpha=0.5",
     ]
 
 
@@ -258,6 +260,9 @@ def test_short_keys_prose_and_empty_url_users_are_found(text: bytes) -> None:
         b"if ok:\n    pass\n",
         b"bypass: true\n",
         b"compass = heading_2\n",
+        b'    PASS = "pass"\n',
+        b"    'pass': 'bandpass',\n",
+        b"gist://:TOKEN@<gist_id>/file.txt\n",
         b"pip install git+https://github.com/org/pkg@v1.0\n",
         b"url = https://pkgs.example.invalid:8443/org/pkg@v1.0\n",
         b'uri = "sqlite:////abs/mlflow.db"\n',
@@ -289,6 +294,7 @@ FAKE_HEX_KEY = _fake("", HEX, 64)
 def test_a_quoted_64_digit_hex_key_with_no_keyword_is_found() -> None:
     assert has_secret_content(f"def connect(key=f\"{{'{FAKE_HEX_KEY}'}}\"):\n".encode())
     assert has_secret_content(f'DEFAULTS = ("{FAKE_HEX_KEY.upper()}",)\n'.encode())
+    assert has_secret_content(f'shared_key = "{FAKE_HEX_KEY}"  # shape: 32 bytes\n'.encode())
     # Digests say so, or are not quoted hex: lock and DVC files, pip hashes, commits, run ids.
     for ordinary in (
         f'expected_sha256 = "{FAKE_HEX_KEY}"',
