@@ -395,3 +395,22 @@ def install() -> None:
 
 
 install()
+
+
+def rng_fingerprint() -> str:
+    """A short hash of the states of the generators loaded in this process (here, beside the
+    ledger, so that a run's start can take it without importing capture)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    random = sys.modules.get("random")
+    if random is not None:
+        digest.update(repr(random.getstate()).encode())
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        state = numpy_random.get_state(legacy=True)
+        digest.update(state[1].tobytes() + repr(state[2:]).encode())
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        digest.update(torch.get_rng_state().numpy().tobytes())
+    return digest.hexdigest()[:16]

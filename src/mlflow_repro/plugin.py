@@ -101,6 +101,9 @@ def _install_hooks() -> None:
     MlflowClient.set_terminated = set_terminated
 
 
+MAX_TAG_VALUE = 5000  # MLflow's tag limit (8000), with room; publish.within_limits for the rest
+
+
 class ReproRunContext:
     """Adds the reproducibility manifest to every new MLflow run.
 
@@ -134,13 +137,12 @@ class ReproRunContext:
                 return {}
             _install_hooks()
             from mlflow_repro import runjob
-            from mlflow_repro.publish import within_limits
 
             runjob.begin()
             tags = {CAPTURE_ID_TAG: session.CAPTURE_ID}
             token = os.environ.get(REPLAY_TOKEN_VAR, "").strip()
             if token:  # how replay finds the run a re-run plain script started
-                tags[REPLAY_TOKEN_TAG] = token
-            return within_limits(tags)
+                tags[REPLAY_TOKEN_TAG] = token[:MAX_TAG_VALUE]
+            return tags
         except Exception as exc:  # MLflow would drop our tags silently: say why instead
             return {CAPTURE_ERRORS_TAG: f"plugin: {type(exc).__name__}: {exc}"[:4000]}

@@ -106,7 +106,7 @@ def _wait_for_pending() -> None:
 def _mark_run_start() -> None:
     """The RNG fingerprint now, before the job draws or seeds (the capture thread comes later)."""
     from mlflow_repro import _startup
-    from mlflow_repro.capture.seeds import rng_fingerprint
+    from mlflow_repro._startup import rng_fingerprint
 
     _startup.LEDGER.mark_run_start(rng_fingerprint())
 

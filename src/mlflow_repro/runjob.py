@@ -1,13 +1,15 @@
 """A new run's record, off `start_run`'s critical path.
 
 As a run starts (the provider's `tags()`, just before MLflow creates it), a `RunJob` takes the
-run-start RNG fingerprint there and then, and starts a daemon thread that captures: the process's
-capture for its first run, the code and data state again for every later run (a notebook or a
-sweep edits files between runs). Once MLflow has created the run, the job is handed it
-(`attach`) and logs `repro/`, then the tags and the status that claim it (`publish`). The user's
-code runs meanwhile. The job is joined when the run ends (`MlflowClient.set_terminated`, which
-`mlflow.end_run` and the loggers call) or as the process exits, so no run is marked finished
-before its record is stored, and a process killed first leaves no run claiming a status.
+run-start RNG fingerprint there and then, and starts a daemon thread. Once MLflow has created the
+run, the job is handed it (`attach`), and the thread captures (the process's capture for its
+first run; the code and data state again for every later run: a notebook or a sweep edits files
+between runs), logs `repro/`, then the tags and the status that claim it (`publish`). The
+capture starts as `start_run` returns, so the user's code runs beside it: a file the run's own
+code rewrites in its first milliseconds may show as rewritten. The job is joined when the run
+ends (`MlflowClient.set_terminated`, which `mlflow.end_run` and the loggers call) or as the
+process exits, so no run is marked finished before its record is stored, and a process killed
+first leaves no run claiming a status.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from typing import Any
 from mlflow_repro import session
 
 JOIN_SECONDS = 60.0  # how long ending a run (or the process) waits for its record
+RETURN_SECONDS = 0.5  # how long the capture waits for start_run to return (then goes on anyway)
+# The calls that create a run; the capture waits until the creating thread has left them.
+_CREATING = frozenset({"start_run", "create_run", "resolve_tags"})
 ATTACH_SECONDS = 600.0  # a job whose run was never created gives up (tags() asked, no run came)
 
 
@@ -33,13 +38,32 @@ class RunJob:
         self._client: Any = None
         self._run: Any = None
         self._index = 0
+        self._creator: int | None = None  # the thread that created the run
         self.thread = threading.Thread(target=self._work, daemon=True, name="mlflow-repro-run")
         self.thread.start()
 
     def attach(self, client: Any, run: Any, index: int) -> None:
         """MLflow created the run: log its record."""
         self._client, self._run, self._index = client, run, index
+        self._creator = threading.get_ident()
         self._attached.set()
+
+    def _wait_for_start_run_to_return(self) -> None:
+        """Until the creating thread has left start_run (create_run, for a logger): imports and
+        regular expressions hold the GIL for milliseconds at a time, and a capture beside
+        start_run would make start_run itself wait for it. Polled, bounded."""
+        import time
+
+        deadline = time.monotonic() + RETURN_SECONDS
+        while time.monotonic() < deadline:
+            frame = sys._current_frames().get(self._creator or 0)
+            inside = False
+            while frame is not None and not inside:
+                inside = frame.f_code.co_name in _CREATING
+                frame = frame.f_back
+            if not inside:
+                return
+            time.sleep(0.001)
 
     def cancel(self) -> None:
         """No run came (tags() was asked, create_run never called): record nothing."""
@@ -51,18 +75,21 @@ class RunJob:
         return not self.thread.is_alive()
 
     def _work(self) -> None:
-        from mlflow_repro.capture import run_state
-
-        failure = ""
-        try:
-            captured = session.process_capture()
-            # The first run takes the process capture's code; a later one its own, now.
-            state = None if self._first else run_state()
-        except Exception as exc:  # recorded on the run once it exists
-            captured, state, failure = None, None, f"plugin: {type(exc).__name__}: {exc}"
+        # Nothing runs beside MLflow's own start_run (a thread beside it would take the GIL
+        # from it): the capture starts as the run exists and start_run has returned.
         if not self._attached.wait(ATTACH_SECONDS) or self._run is None:
             return
         run_id = self._run.info.run_id
+        self._wait_for_start_run_to_return()
+        failure = ""
+        try:
+            from mlflow_repro.capture import run_state
+
+            captured = session.process_capture()
+            # The first run takes the process capture's code; a later one its own, now.
+            state = None if self._first else run_state()
+        except Exception as exc:  # recorded on the run
+            captured, state, failure = None, None, f"plugin: {type(exc).__name__}: {exc}"
         try:
             if captured is None:
                 from mlflow_repro.names import CAPTURE_ERRORS_TAG
@@ -112,7 +139,7 @@ def begin() -> None:
     """A run is about to be created in this thread: start its job."""
     fingerprint = None
     try:
-        from mlflow_repro.capture.seeds import rng_fingerprint
+        from mlflow_repro._startup import rng_fingerprint
 
         fingerprint = rng_fingerprint()
     except Exception as exc:

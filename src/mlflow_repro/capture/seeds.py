@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from mlflow_repro import _startup
+from mlflow_repro._startup import rng_fingerprint
 from mlflow_repro.capture.platform import ENV_ALLOWLIST
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Payload, SeedCall, Seeds
@@ -22,22 +23,6 @@ from mlflow_repro.names import SEED_VAR
 
 STATE_PAYLOAD = "seeds/rng_state.json"
 STATE_FORMAT = 1
-
-
-def rng_fingerprint() -> str:
-    """A short hash of the states of the generators loaded in this process."""
-    digest = hashlib.sha256()
-    random = sys.modules.get("random")
-    if random is not None:
-        digest.update(repr(random.getstate()).encode())
-    numpy_random = sys.modules.get("numpy.random")
-    if numpy_random is not None:
-        state = numpy_random.get_state(legacy=True)
-        digest.update(state[1].tobytes() + repr(state[2:]).encode())
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        digest.update(torch.get_rng_state().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _deterministic() -> dict[str, str]:
