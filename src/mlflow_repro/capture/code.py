@@ -264,11 +264,16 @@ def tracking_store_paths() -> tuple[set[Path], list[Path]]:
     if mlflow is not None:
         with contextlib.suppress(Exception):
             uri = str(mlflow.get_tracking_uri())
-    folders = [Path.cwd() / "mlruns", Path.cwd() / "mlartifacts"]
+    # MLflow resolves a relative store against the working directory it had when it opened
+    # it: where the process started, or where a chdir before the run left it.
+    from mlflow_repro.session import START_DIR
+
+    bases = list(dict.fromkeys([Path.cwd(), *([Path(START_DIR)] if START_DIR else [])]))
+    folders = [base / name for base in bases for name in ("mlruns", "mlartifacts")]
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///") :])
-        db = db if db.is_absolute() else Path.cwd() / db
-        files |= {Path(f"{db}{suffix}").resolve() for suffix in ("", "-journal", "-wal", "-shm")}
+        for where in [db] if db.is_absolute() else [base / db for base in bases]:
+            files |= {Path(f"{where}{end}").resolve() for end in ("", "-journal", "-wal", "-shm")}
     elif uri.startswith("file:"):
         from urllib.parse import unquote, urlsplit
 
@@ -435,12 +440,3 @@ def collect_code(
         untracked=untracked,
         omitted=omitted,
     ), errors
-
-
-def relative_workdir(repo_root: str | None) -> str | None:
-    if repo_root is None:
-        return None
-    try:
-        return os.path.relpath(Path.cwd(), repo_root)
-    except ValueError:
-        return None
