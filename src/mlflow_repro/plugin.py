@@ -117,6 +117,13 @@ class ReproRunContext:
 
         replayguard.install()  # only in a process replay started
         launchguard.install()  # only in a process running `mlflow run`
+        if session.enabled():
+            try:  # the files the process reads in its repository (an audit hook; cheap)
+                from mlflow_repro import inputs
+
+                inputs.watch(session.START_DIR)
+            except Exception as exc:
+                print(f"mlflow-repro: files read are not watched: {exc}", file=sys.stderr)
         try:
             if os.environ.get("MLFLOW_RUN_ID"):
                 from mlflow_repro import resumed

@@ -88,15 +88,30 @@ def run(
     return Result(True, stdout, None, 0, stderr)
 
 
-def stream(cmd: list[str], cwd: Path, env: Mapping[str, str], timeout: float | None = None) -> int:
-    """Run `cmd` with its output going straight to this process's terminal (a re-run the user
-    watches); `env` is the child's whole environment. Returns the exit status, never raises: 127
-    when the program is missing, 126 when it cannot start, 124 on a time-out (as shells do)."""
+def stream_with_error(
+    cmd: list[str], cwd: Path, env: Mapping[str, str], lines: int = 8
+) -> tuple[int, str]:
+    """`stream`, and the end of what the program wrote to stderr: from its last `Traceback`
+    (a Python error names its cause on its last line) or its last `lines` lines. stderr is
+    passed through line by line as it comes (to wherever this process's stderr goes)."""
+    import collections
+    import os
+
+    kept: collections.deque[bytes] = collections.deque(maxlen=200)
     try:
-        return subprocess.run(cmd, cwd=cwd, env=dict(env), timeout=timeout, check=False).returncode
+        child = subprocess.Popen(cmd, cwd=cwd, env=dict(env), stderr=subprocess.PIPE)
     except FileNotFoundError:
-        return 127
-    except subprocess.TimeoutExpired:
-        return 124
-    except OSError:
-        return 126
+        return 127, f"{cmd[0]}: not found"
+    except OSError as exc:
+        return 126, f"{cmd[0]}: {exc.strerror}"
+    assert child.stderr is not None
+    for line in child.stderr:
+        os.write(2, line)
+        kept.append(line)
+    status = child.wait()
+    text = [line.decode("utf-8", "replace").rstrip() for line in kept]
+    starts = [i for i, line in enumerate(text) if line.startswith("Traceback (most recent call")]
+    tail = text[starts[-1] :] if starts else text[-lines:]
+    if len(tail) > lines:  # the frames in between say where, the last lines say what
+        tail = [tail[0], "  ...", *tail[-(lines - 2) :]]
+    return status, "\n".join(line for line in tail if line.strip())

@@ -229,3 +229,67 @@ def mark_incomplete(client: Any, run: Any, manifest: Manifest, note: str) -> Non
             f"{type(exc).__name__}: {str(exc)[:300]}",
             file=sys.stderr,
         )
+
+
+def with_inputs_checked(manifest: Manifest) -> Manifest | None:
+    """`manifest` with the files the run read that git ignores and DVC does not track named
+    (`omitted`, reason `ignored-input`: the code is then incomplete), or with the reason they
+    could not be checked among its errors; None when there is nothing to add."""
+    import dataclasses
+    import os
+
+    from mlflow_repro import inputs
+    from mlflow_repro.manifest import Omitted
+
+    code, data = manifest.code, manifest.data
+    if code.repo_root is None:
+        return None
+    dvc = {
+        os.path.relpath(os.path.join(data.dvc_root or code.repo_root, f.path), code.repo_root)
+        for f in data.files
+    }
+    try:
+        found = [p for p in inputs.ignored_inputs(code.repo_root, dvc) if not p.startswith(".dvc/")]
+    except Exception as exc:
+        return dataclasses.replace(manifest, errors=[*manifest.errors, f"inputs: {exc}"])
+    if not found:
+        return None
+    omitted = [*code.omitted, *(Omitted(path=p, reason="ignored-input") for p in found)]
+    code = dataclasses.replace(code, complete=False, omitted=omitted)
+    return dataclasses.replace(manifest, code=code)
+
+
+def amend(client: Any, run_id: str, manifest: Manifest) -> bool:
+    """At a run's end: log `manifest` again (what the run read that its record cannot rebuild
+    is known only then) with its status, tags and description; printed, never raised."""
+    try:
+        folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
+        log_manifest(
+            lambda path: client.log_artifact(run_id, path, folder), client, run_id, manifest
+        )
+        tags = within_limits(manifest.tags())
+        run = client.get_run(run_id)
+        if _may_describe(run):
+            tags[NOTE_TAG] = run_description(manifest, run_id)
+        from mlflow.entities import RunTag
+
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in within_limits(tags).items()])
+    except Exception as exc:
+        print(
+            f"mlflow-repro: the record of run {run_id} could not be amended at its end: "
+            f"{type(exc).__name__}: {str(exc)[:300]}",
+            file=sys.stderr,
+        )
+        return False
+    ignored = [o.path for o in manifest.code.omitted if o.reason == "ignored-input"]
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (
+            f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
+        )
+        print(
+            f"mlflow-repro: run {run_id} read files git ignores and DVC does not track "
+            f"({shown}): its record cannot rebuild them, so it is marked incomplete; commit "
+            "them, track them with DVC, or pass their content as parameters",
+            file=sys.stderr,
+        )
+    return True

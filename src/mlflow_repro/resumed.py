@@ -57,7 +57,7 @@ def _capture(run_id: str, run_index: int) -> None:
         print(f"mlflow-repro: capture for run {run_id} failed: {exc}", file=sys.stderr)
 
 
-def _refresh_seeds(run_id: str, manifest: Manifest) -> None:
+def _refresh_seeds(run_id: str, manifest: Manifest) -> Manifest:
     """At exit: re-log the manifest when the job seeded after `import mlflow`, or loaded BLAS
     libraries capture did not see.
 
@@ -76,7 +76,7 @@ def _refresh_seeds(run_id: str, manifest: Manifest) -> None:
     seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint, state=old.state)
     blas = loaded_blas()
     if seeds == old and blas == manifest.platform.blas:
-        return
+        return manifest
     platform = dataclasses.replace(manifest.platform, blas=blas)
     from mlflow.entities import RunTag
     from mlflow.tracking.client import MlflowClient
@@ -91,6 +91,7 @@ def _refresh_seeds(run_id: str, manifest: Manifest) -> None:
     tags = within_limits(manifest.tags())
     seed_tags = [RunTag(k, v) for k, v in tags.items() if k.startswith(TAG_PREFIX + "seed")]
     client.log_batch(run_id, tags=seed_tags)
+    return manifest
 
 
 def _wait_for_pending() -> None:
@@ -98,9 +99,19 @@ def _wait_for_pending() -> None:
         thread.join(JOIN_TIMEOUT_SECONDS)
     for run_id, manifest in list(_published.items()):
         try:
-            _refresh_seeds(run_id, manifest)
+            manifest = _refresh_seeds(run_id, manifest)
         except Exception as exc:  # never fail the user's exit
             print(f"mlflow-repro: seeds for run {run_id} not refreshed: {exc}", file=sys.stderr)
+        try:  # the files the job read that the record cannot rebuild: known only now
+            from mlflow.tracking.client import MlflowClient
+
+            from mlflow_repro.publish import amend, with_inputs_checked
+
+            amended = with_inputs_checked(manifest)
+            if amended is not None:
+                amend(MlflowClient(), run_id, amended)
+        except Exception as exc:
+            print(f"mlflow-repro: run {run_id}: inputs not checked: {exc}", file=sys.stderr)
 
 
 def _mark_run_start() -> None:

@@ -39,6 +39,7 @@ class RunJob:
         self._run: Any = None
         self._index = 0
         self._creator: int | None = None  # the thread that created the run
+        self._published: Any = None  # the manifest logged to the run, once it is
         self.thread = threading.Thread(target=self._work, daemon=True, name="mlflow-repro-run")
         self.thread.start()
 
@@ -73,6 +74,23 @@ class RunJob:
         """Wait for the record to be stored; whether it was (or nothing was left to do)."""
         self.thread.join(timeout)
         return not self.thread.is_alive()
+
+    def finish(self) -> None:
+        """As the run ends: the files it read that its record cannot rebuild (`inputs`) named
+        in its manifest, logged again (never raises)."""
+        if self._published is None:
+            return
+        try:
+            from mlflow_repro.publish import amend, with_inputs_checked
+
+            amended = with_inputs_checked(self._published)
+            if amended is not None and amend(self._client, self._run.info.run_id, amended):
+                self._published = amended
+        except Exception as exc:
+            print(
+                f"mlflow-repro: run {self._run.info.run_id}: inputs not checked: {exc}",
+                file=sys.stderr,
+            )
 
     def _work(self) -> None:
         # Nothing runs beside MLflow's own start_run (a thread beside it would take the GIL
@@ -110,7 +128,9 @@ class RunJob:
             seeds = dataclasses.replace(manifest.seeds, rng_fingerprint=self._fingerprint)
             manifest = dataclasses.replace(manifest, seeds=seeds)
         own = captured.with_state(state) if state is not None else captured
-        if not publish(self._client, self._run, own, manifest, with_tags=True):
+        if publish(self._client, self._run, own, manifest, with_tags=True):
+            self._published = manifest
+        else:
             from mlflow_repro.later import retry_at_exit
 
             retry_at_exit(self._client, self._run, own, manifest, with_tags=True)
@@ -167,7 +187,9 @@ def ending(run_id: str) -> None:
     """The run `run_id` is being marked ended: its record first (bounded)."""
     with _lock:
         job = _by_run.pop(run_id, None)
-    if job is not None and not job.join():
+    if job is not None and job.join():
+        job.finish()
+    elif job is not None:
         print(
             f"mlflow-repro: run {run_id} ends while its record is still being logged "
             f"(waited {JOIN_SECONDS:.0f} s); it goes on until the process exits",
@@ -186,7 +208,9 @@ def join_all() -> None:
         jobs, _by_run_copy = list(_by_run.values()), dict(_by_run)
         _by_run.clear()
     for job in jobs:
-        if not job.join():
+        if job.join():
+            job.finish()
+        else:
             runs = [r for r, j in _by_run_copy.items() if j is job]
             print(
                 f"mlflow-repro: gave up waiting for the record of run {', '.join(runs)} after "

@@ -265,3 +265,105 @@ def test_a_store_that_does_not_answer_is_named_so_without_its_password(
         assert "no run with" not in output and "Traceback" not in output, (args, output)
         for piece in secret_pieces():
             assert piece not in output, (args, piece, output)
+
+
+def small_project(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
+    run(["git", "init", "-q"], cwd=root)
+    run(["git", "add", "-A"], cwd=root)
+    run(["git", *ident, "commit", "-qm", "project"], cwd=root)
+    return root
+
+
+READS_IGNORED = """\
+import json
+import mlflow
+
+with mlflow.start_run() as run:
+    params = json.load(open("local/params.json"))
+    mlflow.log_param("alpha", params["alpha"])
+    print("RUN_ID=" + run.info.run_id)
+"""
+
+
+def test_a_run_that_reads_a_file_git_ignores_is_incomplete_and_not_replayed(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    root = small_project(
+        tmp_path / "ignored", {"train.py": READS_IGNORED, ".gitignore": "local/\n"}
+    )
+    (root / "local").mkdir()
+    (root / "local" / "params.json").write_text('{"alpha": 0.3}\n')
+    done = run(
+        [sys.executable, "train.py"], cwd=root, env=venv_env(MLFLOW_TRACKING_URI=recorded.uri)
+    )
+    run_id = next(line[7:] for line in done.stdout.splitlines() if line.startswith("RUN_ID="))
+    assert "read files git ignores and DVC does not track (local/params.json)" in done.stderr
+    tags = recorded.client().get_run(run_id).data.tags
+    assert tags["repro.status"] == "incomplete", tags
+    from mlflow_repro.manifest import load_manifest
+
+    manifest = load_manifest(run_id, tracking_uri=recorded.uri)
+    assert ("local/params.json", "ignored-input") in {
+        (o.path, o.reason) for o in manifest.code.omitted
+    }
+    assert not manifest.code.complete
+
+    before = run_count(recorded)
+    done = recorded.cli("reproduce", run_id, "--env-manager", "local")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "read files git ignores and DVC does not track (local/params.json)" in done.stderr
+    assert run_count(recorded) == before  # refused before any run was created
+
+
+def test_a_run_in_a_sparse_checkout_is_incomplete_and_replay_says_so(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    origin = small_project(
+        tmp_path / "origin",
+        {"app/train.py": SCRIPT, "other/data.txt": "outside the cone\n"},
+    )
+    clone = tmp_path / "sparse"
+    run(["git", "clone", "-q", "--no-checkout", str(origin), str(clone)], cwd=tmp_path)
+    run(["git", "sparse-checkout", "set", "app"], cwd=clone)
+    run(["git", "checkout", "-q", "main"], cwd=clone)
+    assert not (clone / "other").exists()
+    run_id = script_run(clone / "app", recorded.uri)
+    from mlflow_repro.manifest import load_manifest
+
+    manifest = load_manifest(run_id, tracking_uri=recorded.uri)
+    assert ("(sparse checkout)", "sparse-checkout") in {
+        (o.path, o.reason) for o in manifest.code.omitted
+    }
+    assert recorded.client().get_run(run_id).data.tags["repro.status"] == "incomplete"
+    done = recorded.cli("reproduce", run_id, "--env-manager", "local")
+    assert done.returncode == 2 and "made in a sparse checkout" in done.stderr, done.stderr
+
+
+NEEDS_A_VARIABLE = """\
+import os
+import mlflow
+
+if "PLANTED_SETTING" not in os.environ:
+    raise KeyError("PLANTED_SETTING is not set")
+with mlflow.start_run() as run:
+    mlflow.log_param("setting", "on")
+    print("RUN_ID=" + run.info.run_id)
+"""
+
+
+def test_a_rerun_that_fails_before_its_run_names_its_own_error(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """The re-run's own error (its traceback's last line), not a guess about the install."""
+    root = small_project(tmp_path / "needs-variable", {"train.py": NEEDS_A_VARIABLE})
+    run_id = script_run(root, recorded.uri, PLANTED_SETTING="1")  # not an allowlisted variable
+    done = recorded.cli("reproduce", run_id, "--env-manager", "local")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "failed before it started run 1 of its process" in done.stderr, done.stderr
+    assert "KeyError: 'PLANTED_SETTING is not set'" in done.stderr
+    assert "is mlflow-repro installed" not in done.stderr

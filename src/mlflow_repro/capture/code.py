@@ -88,14 +88,24 @@ def _status(
     return headers, changed, untracked, [], submodules
 
 
-def _remote(top: Path, branch_upstream: str | None) -> tuple[str | None, str | None]:
-    done = run(["git", "config", "--get-regexp", r"^remote\..*\.url$"], cwd=top)
+def _config(top: Path) -> dict[str, str]:
+    """The git settings capture reads (remote URLs, the sparse-checkout switch), in one call."""
+    pattern = r"^(remote\..*\.url|core\.sparsecheckout)$"
+    done = run(["git", "config", "--get-regexp", pattern], cwd=top)
     if not done.ok:
+        return {}
+    pairs = (line.partition(" ") for line in done.stdout.decode().splitlines())
+    return {key: value for key, _, value in pairs}
+
+
+def _remote(config: dict[str, str], branch_upstream: str | None) -> tuple[str | None, str | None]:
+    remotes = {
+        key[len("remote.") : -len(".url")]: url
+        for key, url in config.items()
+        if key.startswith("remote.") and key.endswith(".url")
+    }
+    if not remotes:
         return None, None
-    remotes: dict[str, str] = {}
-    for line in done.stdout.decode().splitlines():
-        key, _, url = line.partition(" ")
-        remotes[key[len("remote.") : -len(".url")]] = url
     preferred = branch_upstream.split("/", 1)[0] if branch_upstream else None
     name = preferred if preferred in remotes else ("origin" if "origin" in remotes else None)
     name = name or sorted(remotes)[0]
@@ -393,7 +403,8 @@ def collect_code(
     head = headers.get("branch.head")
     detached = head == "(detached)"
     branch = None if detached or not head else head
-    remote_name, remote_url = _remote(top, headers.get("branch.upstream"))
+    config = _config(top)
+    remote_name, remote_url = _remote(config, headers.get("branch.upstream"))
     pushed = _pushed(top, commit) if commit and remote_name else (False if commit else None)
     basics = Code(
         vcs="git",
@@ -410,6 +421,10 @@ def collect_code(
     if partial is not None:
         partial["code"] = basics
     omitted: list[Omitted] = []
+    if config.get("core.sparsecheckout", "").lower() in ("true", "yes", "on", "1"):
+        # Files outside the sparse cone are absent here and present in a replay's full clone:
+        # what the run could see cannot be rebuilt from the commit alone.
+        omitted.append(Omitted(path="(sparse checkout)", reason="sparse-checkout"))
     diff, complete = None, True
     allow, allow_error = load_allowlist(top)
     if allow_error:

@@ -6,14 +6,14 @@
 - `unlocked`: the code is complete, but the environment is not fully locked (no uv.lock, drift,
   or packages installed beside the lock).
 - `incomplete`: something a rebuild needs was not recorded (no commit, withheld changes, no
-  seeds, a capture error).
+  seeds, a capture error, a sparse checkout, files read that git ignores and DVC does not track).
 
 This is what the manifest says; `mlflow-repro audit` checks the same things as they are now.
 """
 
 from __future__ import annotations
 
-from mlflow_repro.manifest.schema import Manifest
+from mlflow_repro.manifest.schema import Code, Manifest
 
 REPRODUCIBLE, UNLOCKED, INCOMPLETE = "reproducible", "unlocked", "incomplete"
 
@@ -25,8 +25,7 @@ def status(manifest: Manifest) -> tuple[str, list[str]]:
     if code.vcs != "git" or not code.commit:
         incomplete.append("no git commit recorded" if code.vcs != "unknown" else "code not read")
     elif not code.complete:
-        withheld = ", ".join(o.path for o in code.omitted[:3])
-        incomplete.append(f"uncommitted changes withheld ({withheld})")
+        incomplete += code_gaps(code)
     if seeds.seed is None and seeds.state is None:
         incomplete.append("no seed or generator state recorded")
     if manifest.errors:
@@ -45,3 +44,24 @@ def status(manifest: Manifest) -> tuple[str, list[str]]:
     if unlocked:
         return UNLOCKED, unlocked
     return REPRODUCIBLE, []
+
+
+def code_gaps(code: Code) -> list[str]:
+    """Why the recorded code cannot be rebuilt exactly, one reason per kind of gap."""
+    by_reason: dict[str, list[str]] = {}
+    for item in code.omitted:
+        by_reason.setdefault(item.reason, []).append(item.path)
+
+    def some(paths: list[str]) -> str:
+        return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+    gaps = []
+    if "sparse-checkout" in by_reason:
+        gaps.append("made in a sparse checkout (files outside its cone were absent)")
+    if "ignored-input" in by_reason:
+        paths = by_reason["ignored-input"]
+        gaps.append(f"read files git ignores and DVC does not track ({some(paths)})")
+    rest = [o.path for o in code.omitted if o.reason not in ("sparse-checkout", "ignored-input")]
+    if rest or not gaps:
+        gaps.append(f"uncommitted changes withheld ({some(rest)})")
+    return gaps

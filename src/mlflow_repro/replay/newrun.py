@@ -22,12 +22,6 @@ def runs_with_token(client: Any, token: str) -> list[Any]:
     )
 
 
-def find_new_run(client: Any, token: str, run_index: int, run_id: str, rerun: str) -> Any:
-    """The run standing for the original: the one at `run_index` among those tagged with
-    `token`, oldest first."""
-    return pick_new_run(runs_with_token(client, token), run_index, run_id=run_id, rerun=rerun)
-
-
 def pick_new_run(found: list[Any], run_index: int, *, run_id: str, rerun: str) -> Any:
     """The run at `run_index` among `found` (oldest first), or a ReplayError that says how many
     runs the re-run started."""

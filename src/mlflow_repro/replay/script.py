@@ -13,7 +13,7 @@ from mlflow_repro import process
 from mlflow_repro.errors import ReplayError, UsageError
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.names import CAPTURED_RUN_VAR, REPLAY_COMMAND_TAG, REPLAY_TOKEN_VAR
-from mlflow_repro.replay.newrun import find_new_run
+from mlflow_repro.replay.newrun import pick_new_run, runs_with_token
 from mlflow_repro.secrets import WITHHELD
 
 SCRIPT_ENV_MANAGERS = ("uv", "local")
@@ -147,19 +147,32 @@ def launch_script(
     for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", CAPTURED_RUN_VAR):
         env.pop(name, None)
     env.pop("VIRTUAL_ENV", None)  # uv run builds and uses the workspace's own environment
-    status = process.stream(command, cwd=cwd, env=env)
+    status, error = process.stream_with_error(command, cwd=cwd, env=env)
     rerun = f"`{shlex.join(command)}` in {cwd} (exit status {status})"
-    new_id = str(find_new_run(client, token, manifest.launch.run_index, run_id, rerun).info.run_id)
+    index = manifest.launch.run_index
+    found = runs_with_token(client, token)
+    if status != 0 and len(found) <= index:
+        # It failed before it started the run: its own error is the cause, not the plugin.
+        raise ReplayError(
+            f"the re-run {rerun} failed before it started run {index + 1} of its process; "
+            f"its error:\n{error}",
+            run_id=run_id,
+            step="run",
+            value=status,
+            hint="the re-run's own error names the cause (a file the run read that the record "
+            "does not hold, a changed dependency, ...)",
+        )
+    new_id = str(pick_new_run(found, index, run_id=run_id, rerun=rerun).info.run_id)
     client.set_tag(new_id, REPLAY_COMMAND_TAG, shlex.join(args))
     if status != 0:
         if client.get_run(new_id).info.status == "RUNNING":
             client.set_terminated(new_id, "FAILED")
         raise ReplayError(
-            f"the re-run {new_id} failed: {rerun}",
+            f"the re-run {new_id} failed: {rerun}; its error:\n{error}",
             run_id=run_id,
             step="run",
             value=status,
-            hint="its output is above",
+            hint="the re-run's own error names the cause",
         )
     return new_id
 

@@ -94,17 +94,25 @@ def build_workspace(
             hint="commit the code to git and record a new run",
         )
     if not code.complete:
+        from mlflow_repro.manifest.status import code_gaps
+
         left = (
             ", ".join(f"{o.path} ({o.reason})" for o in code.omitted[:5])
             or "; ".join(e for e in errors or [] if e.startswith("code"))[:500]
         )
+        problem = (
+            f"the code it ran cannot be rebuilt exactly: {'; '.join(code_gaps(code))} ({left})"
+            if code.omitted
+            else f"its uncommitted changes were not recorded in full ({left}): the code it ran "
+            "cannot be rebuilt exactly"
+        )
         raise ReplayError(
-            f"its uncommitted changes were not recorded in full ({left}): the code it ran "
-            "cannot be rebuilt exactly",
+            problem,
             run_id=run_id,
             step="code",
             value=left,
-            hint="commit those files (or keep them under the capture caps) and record a new run",
+            hint="commit those files, track data with DVC (or keep changes under the capture "
+            "caps), use a full checkout, and record a new run",
         )
     source = _clone(code, workspace, run_id, commit)
     done = _git("checkout", "--quiet", "--detach", commit, cwd=workspace)

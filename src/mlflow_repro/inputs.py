@@ -1,0 +1,118 @@
+"""Files a run reads that its record cannot rebuild: inputs git ignores and DVC does not track.
+
+A replay rebuilds the commit, the recorded changes, the untracked files capture saw and the
+DVC-tracked data; a file git ignores (`local/params.json`) is in none of them, and the replay
+would fail or, worse, read another version. Python's audit hooks (PEP 578) see every file the
+process opens: `watch()` adds one (at `import mlflow`, once) that notes files opened for reading
+inside the repository the process started in, skipping the interpreter's own and its packages'
+(a set of strings: one comparison per event, nothing else). At a run's end `ignored_inputs()`
+asks git which of them it ignores (`git check-ignore`, one call); the run's manifest then names
+them (`omitted`, reason `ignored-input`) and the run is `incomplete`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+LIMIT = 10_000  # files noted at most (a program reading more is named as such)
+
+_opened: set[str] = set()
+_lock = threading.Lock()
+_watching: list[str] = []  # the repository root watched, once set
+
+
+def _repository_of(start: str) -> str | None:
+    """The git work tree holding `start` (its `.git` found by walking up), or None."""
+    here = Path(start)
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return str(folder)
+    return None
+
+
+def watch(start: str | None) -> None:
+    """Note the files opened for reading under the repository of `start` from now on."""
+    if _watching or start is None:
+        return
+    root = _repository_of(start)
+    if root is None:
+        return
+    prefix = root.rstrip(os.sep) + os.sep
+    skip = tuple(
+        {p.rstrip(os.sep) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+        | {prefix + ".git" + os.sep}
+    )
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if event != "open":
+            return
+        path, mode = args[0], args[1]
+        if not isinstance(path, str) or (
+            isinstance(mode, str) and not ("r" in mode or "+" in mode)
+        ):
+            return
+        if mode is None and isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR):
+            return
+        if not path.startswith(os.sep):
+            try:
+                path = os.path.join(os.getcwd(), path)
+            except OSError:
+                return
+        if not path.startswith(prefix) or path.startswith(skip) or "__pycache__" in path:
+            return
+        if len(_opened) < LIMIT:
+            with _lock:
+                _opened.add(path)
+
+    _watching.append(root)
+    sys.addaudithook(hook)
+
+
+def opened() -> list[str]:
+    """The files noted so far, relative to the watched repository."""
+    if not _watching:
+        return []
+    root = Path(_watching[0])
+    with _lock:
+        paths = sorted(_opened)
+    return [Path(p).relative_to(root).as_posix() for p in paths]
+
+
+class CheckFailed(RuntimeError):
+    """git could not say which files it ignores: the record cannot claim there are none."""
+
+
+def ignored_inputs(top: str | None, tracked_by_dvc: set[str], timeout: float = 10.0) -> list[str]:
+    """The files this process read under `top` that git ignores and DVC does not track, that
+    still exist (a file the run wrote and read back is not an input when it is gone). Raises
+    CheckFailed when git cannot tell."""
+    if not _watching or top is None or Path(_watching[0]) != Path(top):
+        return []
+    from mlflow_repro.capture.code import tracking_store_paths
+    from mlflow_repro.process import run
+
+    files, folders = tracking_store_paths()
+    candidates = []
+    for rel in opened():
+        path = (Path(top) / rel).resolve()
+        if rel in tracked_by_dvc or path in files or not path.is_file():
+            continue
+        if any(path.is_relative_to(folder) for folder in folders):
+            continue
+        candidates.append(rel)
+    if not candidates:
+        return []
+    done = run(
+        ["git", "check-ignore", "-z", "--stdin"],
+        cwd=Path(top),
+        input=b"\0".join(c.encode("utf-8", "surrogateescape") for c in candidates) + b"\0",
+        timeout=timeout,
+    )
+    if done.returncode not in (0, 1):  # 1: none of them is ignored
+        raise CheckFailed(f"git check-ignore: {done.reason}")
+    if len(_opened) >= LIMIT:
+        raise CheckFailed(f"more than {LIMIT} files read in the repository: not all were noted")
+    return sorted(p.decode("utf-8", "surrogateescape") for p in done.stdout.split(b"\0") if p)
