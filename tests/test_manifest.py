@@ -24,6 +24,7 @@ from mlflow_repro.manifest import (
     UntrackedFile,
     load_manifest,
 )
+from tests.conftest import NO_CAPTURE
 
 
 def sample() -> Manifest:
@@ -149,7 +150,7 @@ def test_load_manifest_of_a_run_without_one_says_so(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
     experiment = client.create_experiment("t", artifact_location=str(tmp_path / "artifacts"))
-    run_id = client.create_run(experiment).info.run_id
+    run_id = client.create_run(experiment, tags=NO_CAPTURE).info.run_id
     with pytest.raises(ManifestError, match=r"still RUNNING and holds no repro/manifest\.json"):
         load_manifest(run_id, tracking_uri=uri)
     client.set_terminated(run_id, "FINISHED")

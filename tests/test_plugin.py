@@ -36,13 +36,17 @@ def states(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     from mlflow_repro.capture.staging import Staging
     from mlflow_repro.manifest import Code, Data
 
+    import threading
+
     handed: list[str] = []
+    lock = threading.Lock()  # the jobs of two runs take their states at once
 
     def run_state() -> RunState:
-        commit = "bc"[len(handed)] * 40
+        with lock:
+            commit = "bc"[len(handed)] * 40
+            handed.append(commit)
         staging = Staging()
         diff = staging.add("git.diff", f"diff --git a/{commit[0]}.py b/{commit[0]}.py\n".encode())
-        handed.append(commit)
         return RunState(Code(vcs="git", commit=commit, dirty=True, diff=diff), Data(), staging, [])
 
     monkeypatch.setattr(capture, "run_state", run_state)
@@ -174,3 +178,41 @@ def test_importing_the_plugin_stays_cheap() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_runs_made_with_the_client_get_their_manifest_unless_switched_off(
+    tracking_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    captured: Captured,
+    states: list[str],
+) -> None:
+    """`MlflowClient().create_run(tags=resolve_tags(...))`, as PyTorch Lightning's MLFlowLogger
+    makes its run, and a raw `create_run` that asks no provider: each gets its record, waited
+    for when the run is ended. `repro.capture: off` (a tool copying runs) records nothing."""
+    from mlflow.tracking import MlflowClient
+    from mlflow.tracking.context.registry import resolve_tags
+
+    from tests.conftest import NO_CAPTURE
+
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
+    client = MlflowClient()
+    experiment = client.create_experiment("client")
+    logger_like = client.create_run(experiment, tags=resolve_tags({"logger": "yes"}))
+    raw = client.create_run(experiment)
+    off = client.create_run(experiment, tags=NO_CAPTURE)
+    for made in (logger_like, raw, off):
+        client.set_terminated(made.info.run_id)
+    assert sorted(states) == ["b" * 40, "c" * 40]
+    for made in (logger_like, raw):
+        tags = client.get_run(made.info.run_id).data.tags
+        assert tags["repro.git.commit"] in states and "repro.status" in tags, tags
+        listed = {a.path for a in client.list_artifacts(made.info.run_id, "repro")}
+        assert "repro/manifest.json" in listed
+    assert client.get_run(logger_like.info.run_id).data.tags["logger"] == "yes"
+    assert not any(
+        k.startswith("repro.") and k != "repro.capture"
+        for k in client.get_run(off.info.run_id).data.tags
+    )
+    assert client.list_artifacts(off.info.run_id) == []

@@ -101,7 +101,8 @@ def test_each_run_gets_its_own_manifest_beside_the_shared_payloads(
         manifest = Manifest.from_json((root / "repro/manifest.json").read_text())
         assert manifest.launch.run_index == index
         assert dataclasses.replace(manifest, launch=captured.manifest.launch) == captured.manifest
-    assert logged(captured.staging.root) == {"git.diff"}  # the shared staging is left as it was
+    assert captured.run_staging is not None
+    assert logged(captured.run_staging.root) == {"git.diff"}  # the staging is left as it was
     # The repro.* tags were set with the run (start_run), all but the status, which claims the
     # manifest: it comes with the description once repro/ is logged.
     for index in (0, 1):

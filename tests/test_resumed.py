@@ -15,6 +15,7 @@ from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.names import CAPTURED_RUN_VAR
 from tests.captures import small_capture
+from tests.conftest import NO_CAPTURE
 
 MLPROJECT = """\
 name: demo
@@ -44,7 +45,7 @@ def project_run(tmp_path: Path) -> str:
 
     client = MlflowClient()
     tags = {"mlflow.project.entryPoint": "main", "mlflow.project.env": "uv"}
-    run_id: str = client.create_run("0", tags=tags).info.run_id
+    run_id: str = client.create_run("0", tags={**tags, **NO_CAPTURE}).info.run_id
     params = [Param("conf_file", "confs/a.yaml"), Param("model.max_iter", "200")]
     client.log_batch(run_id, params=params)
     return run_id

@@ -20,6 +20,9 @@ REPLAY_REGISTER_VAR = "MLFLOW_REPRO_REPLAY_REGISTER"  # "1": a replay registers 
 TAG_PREFIX = "repro."
 CAPTURE_ID_TAG = "repro.capture.id"  # one id per capturing process
 CAPTURE_ERRORS_TAG = "repro.capture.errors"
+# Given with `MlflowClient.create_run(tags=...)`: "off" records nothing for that run (a tool that
+# copies or imports runs made elsewhere: the code here is not theirs)
+CAPTURE_SWITCH_TAG = "repro.capture"
 STATUS_TAG = "repro.status"  # set once repro/ is logged: what the run claims
 REPLAY_TOKEN_TAG = "repro.replay.token"  # how replay finds the run a re-run script started
 NOTE_TAG = "mlflow.note.content"  # MLflow's run description, shown first on the run page

@@ -34,6 +34,7 @@ from mlflow_repro import session
 from mlflow_repro.names import (
     CAPTURE_ERRORS_TAG,
     CAPTURE_ID_TAG,
+    CAPTURE_SWITCH_TAG,
     REPLAY_TOKEN_TAG,
     REPLAY_TOKEN_VAR,
 )
@@ -62,6 +63,15 @@ def _asked_for_a_new_run() -> bool:
     return (name == "start_run") if where.startswith(inside) else True
 
 
+def _called_by_the_user(frame: Any) -> bool:
+    """A frame outside MLflow and outside mlflow-repro: `MlflowClient().create_run()` called by
+    the user's own code (MLflow's callers, `mlflow run`'s parent and fluent start_run, are
+    not: a run `mlflow run` creates is captured by its job)."""
+    where = frame.f_code.co_filename if frame is not None else ""
+    own = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    return bool(where) and not where.startswith((_mlflow_directory(), own))
+
+
 def _install_hooks() -> None:
     """`MlflowClient.create_run` hands a run created with our capture id to its job;
     `MlflowClient.set_terminated` (what `end_run` and the loggers call) waits for the record
@@ -75,12 +85,21 @@ def _install_hooks() -> None:
 
     @functools.wraps(original)
     def create_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        caller = sys._getframe(1)
         run = original(self, *args, **kwargs)
         try:
             tags = kwargs.get("tags") if "tags" in kwargs else (args[2] if len(args) > 2 else None)
-            if tags and tags.get(CAPTURE_ID_TAG) == session.CAPTURE_ID:
+            tags = tags or {}
+            ours = tags.get(CAPTURE_ID_TAG) == session.CAPTURE_ID
+            if ours or (
+                _called_by_the_user(caller)
+                and str(tags.get(CAPTURE_SWITCH_TAG, "")).lower() != "off"
+                and session.enabled()
+            ):
                 from mlflow_repro import runjob
 
+                if not ours:  # a raw create_run: no provider was asked, the job starts now
+                    runjob.begin()
                 runjob.created(self, run)
         except Exception as exc:  # the run exists: never fail start_run from here
             print(f"mlflow-repro: capture for run {run.info.run_id} failed: {exc}", file=sys.stderr)
@@ -124,6 +143,13 @@ class ReproRunContext:
                 inputs.watch(session.START_DIR)
             except Exception as exc:
                 print(f"mlflow-repro: files read are not watched: {exc}", file=sys.stderr)
+            # MlflowClient is complete before MLflow instantiates providers: a raw
+            # `MlflowClient().create_run()` (no provider is asked then) is seen from the start.
+            if "mlflow.tracking.client" in sys.modules:
+                try:
+                    _install_hooks()
+                except Exception as exc:
+                    print(f"mlflow-repro: create_run not watched: {exc}", file=sys.stderr)
         try:
             if os.environ.get("MLFLOW_RUN_ID"):
                 from mlflow_repro import resumed

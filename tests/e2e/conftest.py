@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run, venv_env
+from tests.conftest import NO_CAPTURE, run, venv_env
 
 EXPERIMENT = "shared"
 
@@ -104,7 +104,7 @@ def copy_run(
 
     client = trained.client()
     original = client.get_run(source)
-    new = client.create_run(original.info.experiment_id, tags={"copied.from": source})
+    new = client.create_run(original.info.experiment_id, tags={"copied.from": source, **NO_CAPTURE})
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(client.download_artifacts(source, "repro", tmp))
         manifest = json.loads((local / "manifest.json").read_text())

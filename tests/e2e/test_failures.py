@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from mlflow_repro.signing import KEY_VAR, generate
-from tests.conftest import free_port, run, venv_env
+from tests.conftest import NO_CAPTURE, free_port, run, venv_env
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,7 @@ def altered_copy(recorded: Recorded, source: str, change: Callable[[Path], None]
     """A finished run holding `source`'s repro/ as someone with write access changed it."""
     client = recorded.client()
     original = client.get_run(source)
-    new = client.create_run(original.info.experiment_id, tags={"copied.from": source})
+    new = client.create_run(original.info.experiment_id, tags={"copied.from": source, **NO_CAPTURE})
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(client.download_artifacts(source, "repro", tmp))
         change(local)

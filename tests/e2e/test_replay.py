@@ -15,7 +15,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from tests.conftest import run, venv_env
+from tests.conftest import NO_CAPTURE, run, venv_env
 from tests.e2e.conftest import Trained, all_runs, copy_run, train
 
 pytestmark = pytest.mark.e2e
@@ -298,7 +298,7 @@ def test_a_run_without_a_manifest_is_refused(shared: Project) -> None:
 
     client = MlflowClient(tracking_uri=shared.uri)
     experiment = client.get_experiment_by_name("shared").experiment_id
-    bare = client.create_run(experiment).info.run_id
+    bare = client.create_run(experiment, tags=NO_CAPTURE).info.run_id
     client.set_terminated(bare, "FINISHED")
     bad(shared, bare, "has no repro/manifest.json")
 

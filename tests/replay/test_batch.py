@@ -6,6 +6,7 @@ import pytest
 
 from mlflow_repro.errors import UsageError
 from mlflow_repro.replay.batch import COULD_NOT, BatchItem, exit_status, select_runs, table
+from tests.conftest import NO_CAPTURE
 
 
 @pytest.fixture
@@ -17,12 +18,16 @@ def store(tracking_uri: str) -> dict[str, str]:
     prod = client.create_experiment("prod")
     dev = client.create_experiment("dev")
     made = {
-        "a": client.create_run(prod, tags={"repro.status": "reproducible"}).info.run_id,
-        "b": client.create_run(prod, tags={"repro.status": "unlocked"}).info.run_id,
-        "c": client.create_run(dev, tags={"repro.status": "reproducible"}).info.run_id,
+        "a": client.create_run(
+            prod, tags={"repro.status": "reproducible", **NO_CAPTURE}
+        ).info.run_id,
+        "b": client.create_run(prod, tags={"repro.status": "unlocked", **NO_CAPTURE}).info.run_id,
+        "c": client.create_run(
+            dev, tags={"repro.status": "reproducible", **NO_CAPTURE}
+        ).info.run_id,
     }
     made["replay"] = client.create_run(
-        prod, tags={"repro.status": "reproducible", "repro.replay.of": made["a"]}
+        prod, tags={"repro.status": "reproducible", "repro.replay.of": made["a"], **NO_CAPTURE}
     ).info.run_id
     return made
 

@@ -10,6 +10,7 @@ import pytest
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.replay.source import load_original
+from tests.conftest import NO_CAPTURE
 
 
 def a_logged_run(tmp_path: Path) -> tuple[object, str]:
@@ -17,7 +18,7 @@ def a_logged_run(tmp_path: Path) -> tuple[object, str]:
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("e", artifact_location=(tmp_path / "art").as_uri())
-    run_id = client.create_run(experiment).info.run_id
+    run_id = client.create_run(experiment, tags=NO_CAPTURE).info.run_id
     client.log_text(run_id, Manifest().to_json(), "repro/manifest.json")
     return client, run_id
 
