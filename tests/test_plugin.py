@@ -31,12 +31,12 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
 def states(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Each run's own code state, as `run_state` takes it: commits b..., c..., each with its
     own staged diff. Yields the commits handed out, in order."""
+    import threading
+
     from mlflow_repro import capture
     from mlflow_repro.capture import RunState
     from mlflow_repro.capture.staging import Staging
     from mlflow_repro.manifest import Code, Data
-
-    import threading
 
     handed: list[str] = []
     lock = threading.Lock()  # the jobs of two runs take their states at once
