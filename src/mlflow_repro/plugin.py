@@ -72,6 +72,20 @@ def _called_by_the_user(frame: Any) -> bool:
     return bool(where) and not where.startswith((_mlflow_directory(), own))
 
 
+def _install_hooks_if_loaded() -> None:
+    """The hooks, as soon as MlflowClient exists: a raw `MlflowClient().create_run()` (no
+    provider is asked then) is seen from the start. As `import mlflow` loads the plugin, the
+    client module is complete (fluent imports it before the provider registry); where another
+    import order left it half loaded, the first `in_context()` installs them."""
+    client = sys.modules.get("mlflow.tracking.client")
+    if client is None or not hasattr(client, "MlflowClient"):
+        return
+    try:
+        _install_hooks()
+    except Exception as exc:
+        print(f"mlflow-repro: create_run not watched: {exc}", file=sys.stderr)
+
+
 def _install_hooks() -> None:
     """`MlflowClient.create_run` hands a run created with our capture id to its job;
     `MlflowClient.set_terminated` (what `end_run` and the loggers call) waits for the record
@@ -143,13 +157,7 @@ class ReproRunContext:
                 inputs.watch(session.START_DIR)
             except Exception as exc:
                 print(f"mlflow-repro: files read are not watched: {exc}", file=sys.stderr)
-            # MlflowClient is complete before MLflow instantiates providers: a raw
-            # `MlflowClient().create_run()` (no provider is asked then) is seen from the start.
-            if "mlflow.tracking.client" in sys.modules:
-                try:
-                    _install_hooks()
-                except Exception as exc:
-                    print(f"mlflow-repro: create_run not watched: {exc}", file=sys.stderr)
+            _install_hooks_if_loaded()
         try:
             if os.environ.get("MLFLOW_RUN_ID"):
                 from mlflow_repro import resumed
@@ -159,6 +167,7 @@ class ReproRunContext:
             print(f"mlflow-repro: capture disabled for this process: {exc}", file=sys.stderr)
 
     def in_context(self) -> bool:
+        _install_hooks_if_loaded()  # where MlflowClient was still loading at __init__
         return session.enabled()
 
     def tags(self) -> dict[str, str]:

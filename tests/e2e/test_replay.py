@@ -346,7 +346,7 @@ def test_with_a_team_key_unsigned_and_tampered_manifests_are_refused(
 
     tampered = copy_run(trained, trained.local_run, lambda m: None, sign=True, after=edit)
     monkeypatch.setenv(KEY_VAR, str(public))  # a replaying machine needs only the public key
-    bad(shared, unsigned, "the manifest is unsigned, and a team key is configured")
+    bad(shared, unsigned, "and a team key is configured (MLFLOW_REPRO_SIGNING_KEY)")
     bad(shared, tampered, "the manifest was changed after it was signed")
 
 
@@ -368,7 +368,7 @@ def test_several_runs_replay_at_once_into_one_table(trained: Trained, shared: Pr
     replayed = dict((row.split()[0], row.split()) for row in rows)
     assert replayed[trained.local_run][1] == "identical"
     assert replayed[missing][1:4] == ["could", "not", "replay"]
-    assert f"manifest: no run with id '{missing}'" in rows[1]
+    assert f"run {missing}: no run with this id in the tracking store" in rows[1]
     new_run = replayed[trained.local_run][2]
     client = MlflowClient(tracking_uri=shared.uri)
     assert client.get_run(new_run).data.tags["repro.replay.of"] == trained.local_run
