@@ -10,6 +10,7 @@ training still train their own.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -128,3 +129,35 @@ def all_runs(uri: str) -> list[Any]:
     client = MlflowClient(tracking_uri=uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     return list(client.search_runs(experiments)) if experiments else []
+
+
+def git_state(project: Path) -> tuple[str, str]:
+    head = run(["git", "rev-parse", "HEAD"], cwd=project).stdout
+    return head, run(["git", "status", "--porcelain", "-uall"], cwd=project).stdout
+
+
+class Project:
+    """A user's clone of the template (its origin holds the commit), and a tracking store."""
+
+    def __init__(self, root: Path, uri: str) -> None:
+        self.root, self.uri = root, uri
+
+    def train(self, env_manager: str = "local", **env: str) -> str:
+        return train(self.root, self.uri, env_manager, "replay", **env)
+
+    def reproduce(self, run_id: str, *args: str, check: bool = True) -> Any:
+        cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", run_id, *args]
+        return run(
+            cmd, cwd=self.root.parent, env=venv_env(MLFLOW_TRACKING_URI=self.uri), check=check
+        )
+
+    def runs(self) -> list[Any]:
+        return all_runs(self.uri)
+
+
+@pytest.fixture
+def project(template_with_data: Path, tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=tmp_path)
+    shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
+    return Project(root, f"sqlite:///{tmp_path / 'mlflow.db'}")
