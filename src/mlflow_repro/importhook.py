@@ -61,3 +61,28 @@ def after_import(name: str, wrap: Callable[[Any], None]) -> None:
         _apply(name, module)
     elif not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
+
+
+class _ReadyCheck:
+    """A finder that never finds anything: at each import it asks whether `ready()` holds yet,
+    runs `action()` once it does, and leaves `sys.meta_path`. For a module MLflow is still
+    loading when it loads the plugin (`mlflow.tracking.client` is half loaded then): the next
+    import after it completes comes soon, during the rest of `import mlflow`."""
+
+    def __init__(self, ready: Callable[[], bool], action: Callable[[], None]) -> None:
+        self._ready, self._action = ready, action
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if self._ready():
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            self._action()
+        return None
+
+
+def when_ready(ready: Callable[[], bool], action: Callable[[], None]) -> None:
+    """Call `action()` now if `ready()`, else at the first import after it becomes true."""
+    if ready():
+        action()
+    else:
+        sys.meta_path.insert(0, _ReadyCheck(ready, action))

@@ -72,18 +72,21 @@ def _called_by_the_user(frame: Any) -> bool:
     return bool(where) and not where.startswith((_mlflow_directory(), own))
 
 
+def _client_loaded() -> bool:
+    return hasattr(sys.modules.get("mlflow.tracking.client"), "MlflowClient")
+
+
 def _install_hooks_if_loaded() -> None:
-    """The hooks, as soon as MlflowClient exists: a raw `MlflowClient().create_run()` (no
-    provider is asked then) is seen from the start. As `import mlflow` loads the plugin, the
-    client module is complete (fluent imports it before the provider registry); where another
-    import order left it half loaded, the first `in_context()` installs them."""
-    client = sys.modules.get("mlflow.tracking.client")
-    if client is None or not hasattr(client, "MlflowClient"):
-        return
-    try:
-        _install_hooks()
-    except Exception as exc:
-        print(f"mlflow-repro: create_run not watched: {exc}", file=sys.stderr)
+    """The hooks, as soon as MlflowClient exists: a raw `MlflowClient().create_run()` asks no
+    provider, and Lightning's `client.create_run(tags=resolve_tags())` looks the method up
+    before it resolves the tags, so both must find them in place before the first run. MLflow
+    loads the plugin while `mlflow.tracking.client` is still half loaded: they are installed at
+    the first import after it completes (`importhook.when_ready`)."""
+    if _client_loaded():
+        try:
+            _install_hooks()
+        except Exception as exc:
+            print(f"mlflow-repro: create_run not watched: {exc}", file=sys.stderr)
 
 
 def _install_hooks() -> None:
@@ -157,7 +160,9 @@ class ReproRunContext:
                 inputs.watch(session.START_DIR)
             except Exception as exc:
                 print(f"mlflow-repro: files read are not watched: {exc}", file=sys.stderr)
-            _install_hooks_if_loaded()
+            from mlflow_repro.importhook import when_ready
+
+            when_ready(_client_loaded, _install_hooks_if_loaded)
         try:
             if os.environ.get("MLFLOW_RUN_ID"):
                 from mlflow_repro import resumed

@@ -90,3 +90,80 @@ def test_each_run_of_a_process_records_its_own_code_and_replays_after_a_chdir(
         [new] = [r for r in project.runs() if r.info.run_id == result["new_run_id"]]
         assert new.data.params["alpha"] == "0.95" and new.data.metrics == original.data.metrics
     assert git_state(project.root) == before
+
+
+LIGHTNING_SCRIPT = '''\
+"""A tiny model fitted on the CPU, logged by PyTorch Lightning's MLFlowLogger (which creates its
+run with MlflowClient.create_run(tags=resolve_tags(...)), no start_run)."""
+import os
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import MLFlowLogger
+
+
+class Tiny(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, _):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("loss", loss, on_step=True, on_epoch=False)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+L.seed_everything(7, workers=True)  # torch was imported before mlflow: the script seeds it
+data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+logger = MLFlowLogger(
+    experiment_name="lightning", tracking_uri=os.environ["MLFLOW_TRACKING_URI"]
+)
+trainer = L.Trainer(
+    max_epochs=2,
+    logger=logger,
+    accelerator="cpu",
+    deterministic=True,
+    enable_checkpointing=False,
+    enable_progress_bar=False,
+    enable_model_summary=False,
+    log_every_n_steps=1,
+)
+trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=16))
+print("RUN_ID=" + logger.run_id)
+'''
+
+
+def test_a_lightning_mlflow_logger_run_gets_its_manifest_and_replays_identical(
+    project: Project,
+) -> None:
+    """Issue 22: Lightning's MLFlowLogger (the real package, from the lock's torch group) on a
+    tiny CPU model: its run carries its record, and replays identical from a fresh clone."""
+    from mlflow_repro.manifest import load_manifest
+    from tests.conftest import require
+
+    require("lightning")
+    scripts = project.root / "scripts"
+    scripts.mkdir()
+    (scripts / "fit.py").write_text(LIGHTNING_SCRIPT)
+    run(["git", "add", "scripts"], cwd=project.root)
+    run(["git", "commit", "--quiet", "-m", "a Lightning fit"], cwd=project.root)
+    env = venv_env(MLFLOW_TRACKING_URI=project.uri)
+    done = run([sys.executable, "scripts/fit.py"], cwd=project.root, env=env)
+    run_id = next(line[7:] for line in done.stdout.splitlines() if line.startswith("RUN_ID="))
+    original = next(r for r in project.runs() if r.info.run_id == run_id)
+    assert original.info.status == "FINISHED"
+    assert original.data.tags["repro.status"] in ("reproducible", "unlocked"), original.data.tags
+    manifest = load_manifest(run_id, tracking_uri=project.uri)
+    assert manifest.launch.script == "scripts/fit.py" and manifest.code.complete
+    assert "torch" in manifest.environment.groups
+    assert len(original.data.metrics) >= 1
+
+    done = project.reproduce(run_id, "--env-manager", "local", "--json", "-q")
+    result = json.loads(done.stdout)
+    assert result["verdict"]["verdict"] == "identical", result
+    [new] = [r for r in project.runs() if r.info.run_id == result["new_run_id"]]
+    assert new.data.metrics == original.data.metrics
