@@ -46,7 +46,7 @@ def test_frameworks_come_from_the_lock_groups_the_jobs_name() -> None:
     assert named == {"torch", "tensorflow"} and named <= set(groups)
     lock = (REPO_ROOT / "uv.lock").read_text()
     for group in named:
-        assert re.search(rf"^{group} = \[\{{ name = ", lock, re.MULTILINE), group
+        assert re.search(rf"^{group} = \[\s*\{{ name = ", lock, re.MULTILINE), group
     recipe = (REPO_ROOT / "justfile").read_text().split("install-frameworks: install", 1)[1]
     recipe = recipe.split("\n\n", 1)[0]
     assert "uv sync --frozen" in recipe and "pip" not in recipe
