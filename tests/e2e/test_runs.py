@@ -167,3 +167,36 @@ def test_a_lightning_mlflow_logger_run_gets_its_manifest_and_replays_identical(
     assert result["verdict"]["verdict"] == "identical", result
     [new] = [r for r in project.runs() if r.info.run_id == result["new_run_id"]]
     assert new.data.metrics == original.data.metrics
+
+
+AUTOLOG_SCRIPT = """\
+import mlflow
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+mlflow.sklearn.autolog(log_models=False, log_datasets=False)
+X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+LogisticRegression(max_iter=200).fit(X, y)
+print("RUN_ID=" + mlflow.last_active_run().info.run_id)
+"""
+
+
+def test_an_autologged_run_gets_its_manifest(tmp_path: Path) -> None:
+    """mlflow.<flavor>.autolog() starts its run through start_run: recorded like any other.
+    (Hugging Face's MLflowCallback does the same; transformers is not in the lock: README.)"""
+    from mlflow.tracking import MlflowClient
+
+    root = tmp_path / "autolog"
+    root.mkdir()
+    (root / "train.py").write_text(AUTOLOG_SCRIPT)
+    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
+    run(["git", "init", "-q"], cwd=root)
+    run(["git", "add", "-A"], cwd=root)
+    run(["git", *ident, "commit", "-qm", "autolog"], cwd=root)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = run([sys.executable, "train.py"], cwd=root, env=venv_env(MLFLOW_TRACKING_URI=uri))
+    run_id = next(line[7:] for line in done.stdout.splitlines() if line.startswith("RUN_ID="))
+    client = MlflowClient(tracking_uri=uri)
+    tags = client.get_run(run_id).data.tags
+    assert tags["repro.git.dirty"] == "false" and "repro.status" in tags, tags
+    assert "repro/manifest.json" in {a.path for a in client.list_artifacts(run_id, "repro")}
