@@ -38,3 +38,7 @@ REPLAY_WORKSPACE_TAG = "repro.replay.workspace"
 REPLAY_COMMAND_TAG = "repro.replay.command"  # a plain script's re-run command line
 REPLAY_LATEST_TAG = "repro.replay.latest"
 REPLAY_LATEST_RUN_TAG = "repro.replay.latest_run"
+
+# An interactive session's cells: logged as repro/<SESSION_CELLS>, written by replay as a script
+SESSION_CELLS = "session/cells.py"
+SESSION_SCRIPT = ".mlflow-repro-session.py"

@@ -259,11 +259,16 @@ def with_inputs_checked(manifest: Manifest) -> Manifest | None:
     return dataclasses.replace(manifest, code=code)
 
 
-def amend(client: Any, run_id: str, manifest: Manifest) -> bool:
-    """At a run's end: log `manifest` again (what the run read that its record cannot rebuild
-    is known only then) with its status, tags and description; printed, never raised."""
+def amend(client: Any, run_id: str, manifest: Manifest, payloads: Path | None = None) -> bool:
+    """At a run's end: log `manifest` again (what the run read that its record cannot rebuild,
+    and a notebook's cells run since it started, are known only then), the files under
+    `payloads` first, then its status, tags and description; printed, never raised."""
     try:
         folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
+        if payloads is not None:
+            for path in sorted(p for p in payloads.rglob("*") if p.is_file()):
+                where = "/".join((folder, *path.relative_to(payloads).parent.parts))
+                client.log_artifact(run_id, str(path), where)
         log_manifest(
             lambda path: client.log_artifact(run_id, path, folder), client, run_id, manifest
         )

@@ -40,6 +40,7 @@ class RunJob:
         self._index = 0
         self._creator: int | None = None  # the thread that created the run
         self._published: Any = None  # the manifest logged to the run, once it is
+        self._own: Any = None  # the Captured its payloads came from
         self.thread = threading.Thread(target=self._work, daemon=True, name="mlflow-repro-run")
         self.thread.start()
 
@@ -83,9 +84,17 @@ class RunJob:
         try:
             from mlflow_repro.publish import amend, with_inputs_checked
 
-            amended = with_inputs_checked(self._published)
-            if amended is not None and amend(self._client, self._run.info.run_id, amended):
-                self._published = amended
+            manifest, cells = self._published, None
+            if manifest.launch.session is not None:  # the cells run since the run started
+                own, later = self._own.with_session(manifest)
+                if later.launch != manifest.launch:
+                    manifest, cells = later, own.session_staging
+            manifest = with_inputs_checked(manifest) or manifest
+            payloads = cells.root if cells is not None else None
+            if manifest is not self._published and amend(
+                self._client, self._run.info.run_id, manifest, payloads
+            ):
+                self._published = manifest
         except Exception as exc:
             print(
                 f"mlflow-repro: run {self._run.info.run_id}: inputs not checked: {exc}",
@@ -128,6 +137,8 @@ class RunJob:
             seeds = dataclasses.replace(manifest.seeds, rng_fingerprint=self._fingerprint)
             manifest = dataclasses.replace(manifest, seeds=seeds)
         own = captured.with_state(state) if state is not None else captured
+        own, manifest = own.with_session(manifest)  # a notebook's cells so far
+        self._own = own
         if publish(self._client, self._run, own, manifest, with_tags=True):
             self._published = manifest
         else:

@@ -201,3 +201,78 @@ def test_an_autologged_run_gets_its_manifest(tmp_path: Path) -> None:
     tags = client.get_run(run_id).data.tags
     assert tags["repro.git.dirty"] == "false" and "repro.status" in tags, tags
     assert "repro/manifest.json" in {a.path for a in client.list_artifacts(run_id, "repro")}
+
+
+NOTEBOOK_CELLS = [
+    "import mlflow\nmlflow.set_experiment('notebook')",
+    "ALPHA = 0.1\nwith mlflow.start_run() as run:\n    mlflow.log_param('alpha', ALPHA)\n"
+    "    mlflow.log_metric('score', ALPHA * 3)\nfirst = run.info.run_id",
+    # the same cell, edited and run again
+    "ALPHA = 0.7\nwith mlflow.start_run() as run:\n    mlflow.log_param('alpha', ALPHA)\n"
+    "    mlflow.log_metric('score', ALPHA * 3)\nsecond = run.info.run_id",
+    "print('RUNS', first, second)",
+]
+
+EXECUTE = """\
+import sys
+import nbformat
+from nbclient import NotebookClient
+
+cells = [nbformat.v4.new_code_cell(source) for source in {cells!r}]
+notebook = nbformat.v4.new_notebook(cells=cells)
+NotebookClient(
+    notebook, timeout=180, kernel_name="python3", resources={{"metadata": {{"path": sys.argv[1]}}}}
+).execute()
+print(notebook.cells[-1].outputs[0]["text"])
+"""
+
+
+def test_a_notebook_run_by_a_real_kernel_records_its_cells_and_replays_them(
+    tmp_path: Path,
+) -> None:
+    """Issue 22: two runs of one Jupyter kernel, a cell edited between them: each run records
+    the cells executed up to its end (repro/session/cells.py), and the second replays
+    identical from a fresh clone as a script of those cells."""
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro.manifest import load_manifest
+    from tests.conftest import require
+
+    require("nbclient")
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    (root / "README.md").write_text("notebook project\n")
+    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
+    run(["git", "init", "-q"], cwd=root)
+    run(["git", "add", "-A"], cwd=root)
+    run(["git", *ident, "commit", "-qm", "project"], cwd=root)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = venv_env(MLFLOW_TRACKING_URI=uri)
+    executor = [sys.executable, "-c", EXECUTE.format(cells=NOTEBOOK_CELLS), str(root)]
+    done = run(executor, cwd=tmp_path, env=env)
+    first, second = done.stdout.split("RUNS", 1)[1].split()[:2]
+
+    manifests = [load_manifest(r, tracking_uri=uri) for r in (first, second)]
+    for manifest in manifests:
+        assert manifest.launch.session == "jupyter" and manifest.launch.session_note is None
+        assert manifest.launch.session_cells is not None and manifest.launch.script is None
+        assert manifest.code.vcs == "git" and manifest.launch.workdir == "."
+    client = MlflowClient(tracking_uri=uri)
+    texts = [
+        Path(client.download_artifacts(r, "repro/session/cells.py", str(tmp_path / r))).read_text()
+        for r in (first, second)
+    ]
+    assert "ALPHA = 0.1" in texts[0] and "ALPHA = 0.7" not in texts[0]  # as of run 1's end
+    assert "ALPHA = 0.1" in texts[1] and "ALPHA = 0.7" in texts[1]
+    assert texts[1].index("ALPHA = 0.1") < texts[1].index("ALPHA = 0.7")  # in order
+    status = client.get_run(second).data.tags["repro.status"]
+    assert status in ("reproducible", "unlocked"), status  # no uv.lock here: unlocked
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", second, "--env-manager", "local"]
+    done = run([*cmd, "--json", "-q"], cwd=elsewhere, env=env)
+    result = json.loads(done.stdout)
+    assert result["verdict"]["verdict"] == "identical", result
+    replayed = client.get_run(result["new_run_id"])
+    assert replayed.data.params == {"alpha": "0.7"}

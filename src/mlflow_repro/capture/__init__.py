@@ -54,6 +54,7 @@ class Captured:
     manifest: Manifest
     staging: Staging
     run_staging: Staging | None = None
+    session_staging: Staging | None = None  # an interactive session's cells, for one run
 
     def for_run(self, launch: Launch, state: RunState | None = None) -> Manifest:
         """The manifest of one run: `launch` says how that run was started (the process's argv,
@@ -82,7 +83,39 @@ class Captured:
         return dataclasses.replace(self, run_staging=state.staging)
 
     def payload_roots(self) -> list[Path]:
-        return [self.staging.root, *([self.run_staging.root] if self.run_staging else [])]
+        more = [s.root for s in (self.run_staging, self.session_staging) if s is not None]
+        return [self.staging.root, *more]
+
+    def with_session(self, manifest: Manifest) -> tuple[Captured, Manifest]:
+        """For an interactive session: its cells so far staged (screened for secrets) and
+        named in `manifest`'s launch; unchanged for a script."""
+        from mlflow_repro.capture import interactive
+        from mlflow_repro.secrets import has_secret_content
+
+        session = interactive.current()
+        if session is None:
+            return self, manifest
+        note, cells = session.why_not, None
+        staging = Staging()
+        if session.cells:
+            text = interactive.as_script(session.cells).encode("utf-8", "surrogateescape")
+            if has_secret_content(text):
+                note = "the cells hold a credential: they were not recorded"
+            else:
+                cells = staging.add(interactive.CELLS_PAYLOAD, text)
+        elif note is None:
+            note = "no cells recorded"
+        staging.close(discard_owners=set())
+        launch = dataclasses.replace(
+            manifest.launch,
+            session=session.kind,
+            session_cells=cells,
+            session_note=note,
+            notebook=interactive.notebook_in(manifest.code.repo_root, session.notebook),
+            script=None,
+        )
+        own = dataclasses.replace(self, session_staging=staging)
+        return own, dataclasses.replace(manifest, launch=launch)
 
 
 def start_directory() -> Path:
@@ -96,10 +129,17 @@ def script_path() -> Path | None:
     """The running script (`sys.argv[0]`), resolved from where the process started: a script
     that changes its working directory before `start_run` is still found."""
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    if script is None:
-        return None
+    if script is None or ("IPython" in sys.modules and _interactive_shell()):
+        return None  # a kernel's argv[0] is ipykernel's launcher: the code is its cells
     script = script if script.is_absolute() else start_directory() / script
     return script.resolve() if script.is_file() else None
+
+
+def _interactive_shell() -> bool:
+    from mlflow_repro.capture.interactive import current
+
+    session = current()
+    return session is not None and session.kind != "repl"
 
 
 def source_directory() -> Path:

@@ -78,6 +78,13 @@ class Launch:
     # relative to the repository root; None when it lies outside the repository.
     workdir: str | None = None
     script: str | None = None  # the script (sys.argv[0]) relative to the repository root
+    # An interactive session (capture/interactive.py): "jupyter", "ipython" or "repl"; the cells
+    # it executed (repro/session/cells.py, as of the run's end), why replay cannot run them as a
+    # script (None: it can), and the notebook when a Jupyter server named it.
+    session: str | None = None
+    session_cells: Payload | None = None
+    session_note: str | None = None
+    notebook: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,7 +266,7 @@ class Manifest:
         """Every file the manifest says was logged beside it."""
         found = [self.code.diff, self.environment.requirements]
         found += [u.payload for u in self.code.untracked]
-        found.append(self.seeds.state)
+        found += [self.seeds.state, self.launch.session_cells]
         return [p for p in found if p is not None]
 
     def tags(self) -> dict[str, str]:

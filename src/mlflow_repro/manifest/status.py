@@ -26,6 +26,9 @@ def status(manifest: Manifest) -> tuple[str, list[str]]:
         incomplete.append("no git commit recorded" if code.vcs != "unknown" else "code not read")
     elif not code.complete:
         incomplete += code_gaps(code)
+    launch = manifest.launch
+    if launch.session is not None and (launch.session_note or launch.session_cells is None):
+        incomplete.append(f"interactive session: {launch.session_note or 'no cells recorded'}")
     if seeds.seed is None and seeds.state is None:
         incomplete.append("no seed or generator state recorded")
     if manifest.errors:

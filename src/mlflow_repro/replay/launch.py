@@ -153,6 +153,7 @@ def launch(
                 env_manager=plan.env_manager,
                 experiment_id=experiment_id,
                 run_id=run_id,
+                payloads=payloads,
             )
         return _project(plan, plan.entry_point, experiment_id, run_id, backend_config, False)
 

@@ -12,7 +12,12 @@ from pathlib import Path
 from mlflow_repro import process
 from mlflow_repro.errors import ReplayError, UsageError
 from mlflow_repro.manifest import Manifest
-from mlflow_repro.names import CAPTURED_RUN_VAR, REPLAY_COMMAND_TAG, REPLAY_TOKEN_VAR
+from mlflow_repro.names import (
+    CAPTURED_RUN_VAR,
+    REPLAY_COMMAND_TAG,
+    REPLAY_TOKEN_VAR,
+    SESSION_SCRIPT,
+)
 from mlflow_repro.replay.newrun import pick_new_run, runs_with_token
 from mlflow_repro.secrets import WITHHELD
 
@@ -33,6 +38,15 @@ def script_command(manifest: Manifest, workspace: Path, run_id: str) -> tuple[li
 
     def refuse(problem: str, hint: str) -> ReplayError:
         return ReplayError(problem, run_id=run_id, step="run", value=shown, hint=hint)
+
+    if launch.session is not None:  # a notebook or IPython: its cells, in order, as a script
+        if launch.session_note or launch.session_cells is None:
+            raise refuse(
+                f"the run was made in an interactive session ({launch.session}), and its code "
+                f"cannot be re-run: {launch.session_note or 'no cells recorded'}",
+                "move the code into a script or an MLproject entry point",
+            )
+        args = [SESSION_SCRIPT]
 
     if not args or not args[0]:
         raise refuse(
@@ -126,7 +140,13 @@ def check_script(
 
 
 def launch_script(
-    workspace: Path, manifest: Manifest, *, env_manager: str, experiment_id: str, run_id: str
+    workspace: Path,
+    manifest: Manifest,
+    *,
+    env_manager: str,
+    experiment_id: str,
+    run_id: str,
+    payloads: Path | None = None,
 ) -> str:
     """Run the recorded command line; returns the id of the run it started at the original's
     position. The script starts its runs as it did the first time (MLflow draws run names from
@@ -135,6 +155,9 @@ def launch_script(
     from mlflow.tracking import MlflowClient
 
     args, cwd = script_command(manifest, workspace, run_id)
+    cells = manifest.launch.session_cells
+    if cells is not None and payloads is not None:  # the session's cells, as recorded
+        (cwd / SESSION_SCRIPT).write_bytes((payloads / cells.path).read_bytes())
     command = interpreter(manifest, workspace, env_manager, run_id) + args
     client = MlflowClient()
     token = uuid.uuid4().hex
