@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
@@ -52,6 +53,7 @@ def _status(
             "status",
             "--porcelain=v2",
             "--branch",
+            "--no-ahead-behind",  # the upstream is read, not how far ahead: a history walk
             "-z",
             "--untracked-files=all",
             "--no-renames",
@@ -201,23 +203,7 @@ def _chunk_reason(
     return "secret-content" if has_secret_in_file(path, chunk, allow) else None
 
 
-def _diff(
-    top: Path,
-    commit: str | None,
-    changed: list[str],
-    staging: Staging,
-    settings: Settings,
-    omitted: list[Omitted],
-    errors: list[str],
-    submodules: set[str] | None = None,
-    allow: Allowlist = NO_ALLOWLIST,
-) -> tuple[Payload | None, bool]:
-    """Stage the diff of tracked files against `commit`, leaving out secrets and overflow.
-
-    A submodule's own changes (`Subproject commit ...-dirty`) cannot be rebuilt from this
-    repository's diff: they are left out as `submodule-changes` (the code is then incomplete);
-    a clean submodule needs nothing (replay initialises it at the recorded commit).
-    """
+def _run_diff(top: Path, commit: str | None, settings: Settings) -> Any:
     # Fixed prefixes, no renames, no textconv filters and no external diff tools, whatever the
     # user's git config says: the patch must apply with `git apply` and the headers must parse.
     # No pathspec of the changed paths: measured on a 10,000-file tree, `git diff HEAD -- <paths>`
@@ -236,7 +222,29 @@ def _diff(
         "--src-prefix=a/",
         "--dst-prefix=b/",
     ]
-    done = run(cmd, cwd=top, timeout=settings.timeout_seconds)
+    return run(cmd, cwd=top, timeout=settings.timeout_seconds)
+
+
+def _diff(
+    top: Path,
+    commit: str | None,
+    changed: list[str],
+    staging: Staging,
+    settings: Settings,
+    omitted: list[Omitted],
+    errors: list[str],
+    submodules: set[str] | None = None,
+    allow: Allowlist = NO_ALLOWLIST,
+    ran: Any = None,
+) -> tuple[Payload | None, bool]:
+    """Stage the diff of tracked files against `commit`, leaving out secrets and overflow
+    (`ran`: the `git diff` of `commit`, already started beside `git status`).
+
+    A submodule's own changes (`Subproject commit ...-dirty`) cannot be rebuilt from this
+    repository's diff: they are left out as `submodule-changes` (the code is then incomplete);
+    a clean submodule needs nothing (replay initialises it at the recorded commit).
+    """
+    done = ran.result() if ran is not None else _run_diff(top, commit, settings)
     if not done.ok:
         errors.append(done.error or "git diff failed")
         return None, False
@@ -394,6 +402,18 @@ def collect_code(
     if top is None:
         return Code(vcs="none"), []
     errors: list[str] = []
+    # `git diff` beside `git status`: each stats every tracked file (measured, 10,000 files:
+    # 21 and 13 ms), so one after the other cost their sum. The diff is of HEAD as it is now,
+    # and used only when status reports that same commit and changes.
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = run(["git", "rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=top)
+    base = now.stdout.decode().strip() if now.ok else None
+    pool = ThreadPoolExecutor(3, thread_name_prefix="repro-git")
+    early = pool.submit(_run_diff, top, base, settings) if base else None
+    reading = pool.submit(_config, top)
+    contained = pool.submit(_pushed, top, base) if base else None
+    pool.shutdown(wait=False)
     headers, changed, untracked_paths, status_errors, submodules = _status(
         top, settings.timeout_seconds
     )
@@ -403,9 +423,13 @@ def collect_code(
     head = headers.get("branch.head")
     detached = head == "(detached)"
     branch = None if detached or not head else head
-    config = _config(top)
+    config = reading.result()
     remote_name, remote_url = _remote(config, headers.get("branch.upstream"))
-    pushed = _pushed(top, commit) if commit and remote_name else (False if commit else None)
+    pushed = (
+        (contained.result() if contained is not None and commit == base else _pushed(top, commit))
+        if commit and remote_name
+        else (False if commit else None)
+    )
     basics = Code(
         vcs="git",
         repo_root=str(top),
@@ -435,8 +459,9 @@ def collect_code(
     # the untracked files do; a part that fails is named and marks the code incomplete.
     if not status_errors and (changed or commit is None):
         try:
+            ran = early if early is not None and commit == base else None
             diff, complete = _diff(
-                top, commit, changed, staging, settings, omitted, errors, submodules, allow
+                top, commit, changed, staging, settings, omitted, errors, submodules, allow, ran
             )
         except Exception as exc:
             errors.append(f"code.diff: {type(exc).__name__}: {exc}")
