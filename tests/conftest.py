@@ -251,3 +251,16 @@ def require(module: str | None) -> None:
     if os.environ.get("MLFLOW_REPRO_REQUIRE_FRAMEWORKS") == "1":
         pytest.fail(f"{module} is not installed: run `just install-frameworks`")
     pytest.skip(f"{module} is not installed (optional extra; `just install-frameworks`)")
+
+
+def committed_project(root: Path, files: dict[str, str]) -> Path:
+    """A new git repository at `root` holding `files`, committed (a user's small project)."""
+    root.mkdir(parents=True)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
+    run(["git", "init", "-q"], cwd=root)
+    run(["git", "add", "-A"], cwd=root)
+    run(["git", *ident, "commit", "-qm", "project"], cwd=root)
+    return root

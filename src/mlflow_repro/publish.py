@@ -183,12 +183,8 @@ def publish(
     tags = (
         within_limits(manifest.tags()) if with_tags else {STATUS_TAG: manifest.tags()[STATUS_TAG]}
     )
-    if _may_describe(run):
-        tags[NOTE_TAG] = run_description(manifest, run_id)
     try:
-        from mlflow.entities import RunTag
-
-        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in within_limits(tags).items()])
+        _claim(client, run, manifest, tags)
     except Exception as exc:
         print(
             f"mlflow-repro: repro/ was logged to run {run_id}, but not its tags "
@@ -197,6 +193,15 @@ def publish(
         )
         record_error(client, run_id, manifest, f"publish: tags: {type(exc).__name__}: {exc}")
     return True
+
+
+def _claim(client: Any, run: Any, manifest: Manifest, tags: dict[str, str]) -> None:
+    """Log `tags` and, unless the user wrote one, the run description: what claims the record."""
+    from mlflow.entities import RunTag
+
+    if _may_describe(run):
+        tags = {**tags, NOTE_TAG: run_description(manifest, run.info.run_id)}
+    client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in within_limits(tags).items()])
 
 
 def _may_describe(run: Any) -> bool:
@@ -264,21 +269,22 @@ def amend(client: Any, run_id: str, manifest: Manifest, payloads: Path | None = 
     and a notebook's cells run since it started, are known only then), the files under
     `payloads` first, then its status, tags and description; printed, never raised."""
     try:
-        folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
-        if payloads is not None:
-            for path in sorted(p for p in payloads.rglob("*") if p.is_file()):
-                where = "/".join((folder, *path.relative_to(payloads).parent.parts))
-                client.log_artifact(run_id, str(path), where)
-        log_manifest(
-            lambda path: client.log_artifact(run_id, path, folder), client, run_id, manifest
-        )
-        tags = within_limits(manifest.tags())
-        run = client.get_run(run_id)
-        if _may_describe(run):
-            tags[NOTE_TAG] = run_description(manifest, run_id)
-        from mlflow.entities import RunTag
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in within_limits(tags).items()])
+        folder = MANIFEST_ARTIFACT.rsplit("/", 1)[0]
+        run = client.get_run(run_id)
+        repository: Any = get_artifact_repository(
+            run.info.artifact_uri, tracking_uri=client.tracking_uri
+        )
+        if payloads is not None:
+            _log_files_at_once(repository, [payloads], folder)
+        log_manifest(
+            lambda path: repository.log_artifact(path, artifact_path=folder),
+            client,
+            run_id,
+            manifest,
+        )
+        _claim(client, run, manifest, manifest.tags())
     except Exception as exc:
         print(
             f"mlflow-repro: the record of run {run_id} could not be amended at its end: "

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from mlflow_repro.signing import KEY_VAR, generate
-from tests.conftest import NO_CAPTURE, free_port, run, venv_env
+from tests.conftest import NO_CAPTURE, committed_project, free_port, run, venv_env
 
 pytestmark = pytest.mark.e2e
 
@@ -73,13 +73,7 @@ def script_run(root: Path, uri: str, *args: str, **env: str) -> str:
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     base = tmp_path_factory.mktemp("failures")
-    root = base / "project"
-    root.mkdir()
-    (root / "train.py").write_text(SCRIPT)
-    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
-    run(["git", "init", "-q"], cwd=root)
-    run(["git", "add", "-A"], cwd=root)
-    run(["git", *ident, "commit", "-qm", "script"], cwd=root)
+    root = committed_project(base / "project", {"train.py": SCRIPT})
     uri = f"sqlite:///{base / 'mlflow.db'}"
     key, _ = generate(base / "keys" / "team.key")
     signed = script_run(root, uri, **{KEY_VAR: str(key)})
@@ -267,18 +261,6 @@ def test_a_store_that_does_not_answer_is_named_so_without_its_password(
             assert piece not in output, (args, piece, output)
 
 
-def small_project(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True)
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
-    run(["git", "init", "-q"], cwd=root)
-    run(["git", "add", "-A"], cwd=root)
-    run(["git", *ident, "commit", "-qm", "project"], cwd=root)
-    return root
-
-
 READS_IGNORED = """\
 import json
 import mlflow
@@ -293,7 +275,7 @@ with mlflow.start_run() as run:
 def test_a_run_that_reads_a_file_git_ignores_is_incomplete_and_not_replayed(
     recorded: Recorded, tmp_path: Path
 ) -> None:
-    root = small_project(
+    root = committed_project(
         tmp_path / "ignored", {"train.py": READS_IGNORED, ".gitignore": "local/\n"}
     )
     (root / "local").mkdir()
@@ -323,7 +305,7 @@ def test_a_run_that_reads_a_file_git_ignores_is_incomplete_and_not_replayed(
 def test_a_run_in_a_sparse_checkout_is_incomplete_and_replay_says_so(
     recorded: Recorded, tmp_path: Path
 ) -> None:
-    origin = small_project(
+    origin = committed_project(
         tmp_path / "origin",
         {"app/train.py": SCRIPT, "other/data.txt": "outside the cone\n"},
     )
@@ -360,7 +342,7 @@ def test_a_rerun_that_fails_before_its_run_names_its_own_error(
     recorded: Recorded, tmp_path: Path
 ) -> None:
     """The re-run's own error (its traceback's last line), not a guess about the install."""
-    root = small_project(tmp_path / "needs-variable", {"train.py": NEEDS_A_VARIABLE})
+    root = committed_project(tmp_path / "needs-variable", {"train.py": NEEDS_A_VARIABLE})
     run_id = script_run(root, recorded.uri, PLANTED_SETTING="1")  # not an allowlisted variable
     done = recorded.cli("reproduce", run_id, "--env-manager", "local")
     assert done.returncode == 2, done.stdout + done.stderr

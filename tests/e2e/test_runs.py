@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run, venv_env
+from tests.conftest import committed_project, run, venv_env
 from tests.e2e.conftest import Project, git_state
 
 pytestmark = pytest.mark.e2e
@@ -187,13 +187,7 @@ def test_an_autologged_run_gets_its_manifest(tmp_path: Path) -> None:
     (Hugging Face's MLflowCallback does the same; transformers is not in the lock: README.)"""
     from mlflow.tracking import MlflowClient
 
-    root = tmp_path / "autolog"
-    root.mkdir()
-    (root / "train.py").write_text(AUTOLOG_SCRIPT)
-    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
-    run(["git", "init", "-q"], cwd=root)
-    run(["git", "add", "-A"], cwd=root)
-    run(["git", *ident, "commit", "-qm", "autolog"], cwd=root)
+    root = committed_project(tmp_path / "autolog", {"train.py": AUTOLOG_SCRIPT})
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = run([sys.executable, "train.py"], cwd=root, env=venv_env(MLFLOW_TRACKING_URI=uri))
     run_id = next(line[7:] for line in done.stdout.splitlines() if line.startswith("RUN_ID="))
@@ -239,13 +233,7 @@ def test_a_notebook_run_by_a_real_kernel_records_its_cells_and_replays_them(
     from tests.conftest import require
 
     require("nbclient")
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    (root / "README.md").write_text("notebook project\n")
-    ident = ["-c", "user.name=Repro Tests", "-c", "user.email=tests@example.invalid"]
-    run(["git", "init", "-q"], cwd=root)
-    run(["git", "add", "-A"], cwd=root)
-    run(["git", *ident, "commit", "-qm", "project"], cwd=root)
+    root = committed_project(tmp_path / "notebooks", {"README.md": "notebook project\n"})
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = venv_env(MLFLOW_TRACKING_URI=uri)
     executor = [sys.executable, "-c", EXECUTE.format(cells=NOTEBOOK_CELLS), str(root)]
