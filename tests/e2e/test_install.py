@@ -62,7 +62,7 @@ def test_the_wheel_adds_two_distributions_and_captures_a_complete_manifest(
         "print(json.dumps({'errors': m.errors, 'commit': m.code.commit, 'complete':"
         " m.code.complete, 'lock': m.environment.lock_source, 'python':"
         " m.environment.python_version, 'system': m.platform.system, 'seeds': m.seeds.source,"
-        " 'file': __import__('mlflow_repro').__file__}))\n"
+        " 'file': __import__('mlflow_repro').__file__, 'version': m.mlflow_repro_version}))\n"
     )
     shown = run([str(python), "-c", code, run_id], cwd=repo.root, env=env).stdout
     manifest = json.loads(shown.splitlines()[-1])
@@ -72,3 +72,7 @@ def test_the_wheel_adds_two_distributions_and_captures_a_complete_manifest(
     assert manifest["python"].startswith("3.11") and manifest["system"] == "Linux"
     assert manifest["seeds"].startswith("automatic")
     assert manifest["file"].startswith(str(venv))  # the installed wheel, not this checkout
+    import tomllib
+
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert manifest["version"] == version  # "recorded by mlflow-repro X": the one version

@@ -155,3 +155,33 @@ def test_out_dir_that_holds_other_files_is_never_cleared(project: Path) -> None:
     with pytest.raises(PackageError, match="refusing to clear --out-dir"):
         packaging.build(project, project / "src")
     assert (project / "src" / "mlflow_repro" / "__init__.py").is_file()
+
+
+def test_the_wheel_metadata_is_valid_and_ready_to_publish(tmp_path: Path) -> None:
+    """What `twine check` and PyPI read, checked against the core metadata specification
+    (`packaging.metadata`, validating): the name, the version from its one home, a summary and
+    the README as description, the licence with its file, classifiers, the Python requirement,
+    the extra, the command and the MLflow plugin entry point; and a changelog to release from."""
+    from packaging.metadata import Metadata
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    wheel = packaging.build(REPO_ROOT, tmp_path / "dist").wheel
+    info = f"mlflow_repro-{project['version']}.dist-info"
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = Metadata.from_email(archive.read(f"{info}/METADATA"), validate=True)
+        entry_points = archive.read(f"{info}/entry_points.txt").decode()
+        licence = archive.read(f"{info}/licenses/LICENSE").decode()
+    assert metadata.name == "mlflow-repro" and str(metadata.version) == project["version"]
+    assert wheel.name == f"mlflow_repro-{project['version']}-py3-none-any.whl"
+    assert metadata.summary and metadata.description_content_type == "text/markdown"
+    assert (metadata.description or "").startswith("# mlflow-repro")
+    assert metadata.license_expression == "Apache-2.0" and "Apache License" in licence
+    assert metadata.license_files == ["LICENSE"]
+    assert metadata.classifiers and "Development Status :: 3 - Alpha" in metadata.classifiers
+    assert str(metadata.requires_python) == ">=3.11"
+    assert metadata.provides_extra == ["dvc"]
+    assert "repro = mlflow_repro.plugin:ReproRunContext" in entry_points
+    assert "mlflow-repro = mlflow_repro.cli:main" in entry_points
+    changelog = (REPO_ROOT / "CHANGELOG.md").read_text()
+    assert changelog.startswith("# Changelog") and "\n## [Unreleased]\n" in changelog
+    assert "keepachangelog.com" in changelog
