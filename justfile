@@ -43,7 +43,7 @@ data: install
     #!/usr/bin/env bash
     set -uo pipefail
     # DVC's own first ERROR line (--quiet would hide it: outside a git clone, a remote's error)
-    first_error() { grep -m1 '^ERROR' <<<"$1" || tail -n1 <<<"$1"; }
+    first_error() { grep -m1 -A1 '^ERROR' <<<"$1" | paste -sd' ' | grep . || tail -n1 <<<"$1"; }
     if ! out=$(uv run --frozen dvc pull 2>&1); then
         echo "dvc pull brought nothing ($(first_error "$out")): rebuilding with dvc repro"
         if ! out=$(uv run --frozen dvc repro 2>&1); then

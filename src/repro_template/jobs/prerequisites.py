@@ -243,5 +243,8 @@ def ensure_data(path: str, project: Path | None = None) -> None:
 def _first_error(done: subprocess.CompletedProcess[str]) -> str:
     """DVC's own first `ERROR:` line (the cause; later ones repeat it), else its last line."""
     lines = [line.strip() for line in f"{done.stderr}\n{done.stdout}".splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR")]
-    return (errors or lines[-1:] or [f"exit {done.returncode}"])[0]
+    at = next((i for i, line in enumerate(lines) if line.startswith("ERROR")), None)
+    if at is None:
+        return (lines[-1:] or [f"exit {done.returncode}"])[0]
+    # "ERROR: ... for following targets:" names them on the next line
+    return " ".join(lines[at : at + 2]) if lines[at].endswith(":") else lines[at]
