@@ -8,6 +8,7 @@ run" and never prints its credentials. Real git, real script runs, a real sqlite
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -51,8 +52,32 @@ class Recorded:
 
         return MlflowClient(tracking_uri=self.uri)
 
+    def main(self, *args: str, **env: str) -> Any:
+        """`mlflow-repro ARGS` run in this process (the command as it runs, without the start-up
+        of another interpreter): exit status, what it printed on stdout and on stderr."""
+        import contextlib
+        import io
+        from types import SimpleNamespace
+        from unittest import mock
+
+        from mlflow_repro.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        settings = {"MLFLOW_TRACKING_URI": self.uri, **QUIET, **env}
+        with mock.patch.dict(os.environ, settings), contextlib.ExitStack() as stack:
+            if KEY_VAR not in env:
+                os.environ.pop(KEY_VAR, None)
+            stack.enter_context(contextlib.redirect_stdout(out))
+            stack.enter_context(contextlib.redirect_stderr(err))
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+        return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
     def cli(self, *args: str, **env: str) -> Any:
-        """`mlflow-repro ARGS` from another directory; exit status not checked."""
+        """`mlflow-repro ARGS` as its own process from another directory (everything it prints,
+        MLflow's logging included); exit status not checked."""
         elsewhere = self.root.parent / "elsewhere"
         elsewhere.mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", "mlflow_repro", *args]
@@ -114,24 +139,24 @@ def test_a_damaged_manifest_is_never_no_difference(
     recorded: Recorded, damage: Callable[[Path], None]
 ) -> None:
     broken = altered_copy(recorded, recorded.signed, damage)
-    done = recorded.cli("diff", recorded.signed, broken)
+    done = recorded.main("diff", recorded.signed, broken)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "could not compare the records" in done.stdout
     assert "repro/manifest.json is not a valid manifest" in done.stdout
     assert "no difference" not in done.stdout
 
-    done = recorded.cli("diff", broken, recorded.signed, "--json")
+    done = recorded.main("diff", broken, recorded.signed, "--json")
     assert done.returncode == 2, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["same"] is False and result["could_not_compare"], result
 
-    done = recorded.cli("audit", broken, "--json")
+    done = recorded.main("audit", broken, "--json")
     assert done.returncode == 1, done.stdout + done.stderr
     items = {i["name"]: i for i in json.loads(done.stdout)["items"]}
     assert items["manifest"]["status"] == "missing"
     assert "not a valid manifest" in items["manifest"]["reason"]
 
-    done = recorded.cli("parity", broken)
+    done = recorded.main("parity", broken)
     assert done.returncode == 2 and "not a valid manifest" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
@@ -143,27 +168,27 @@ def test_a_removed_signature_fails_audit_diff_and_replay_where_a_key_is_configur
         recorded, recorded.signed, lambda folder: (folder / "manifest.sig").unlink()
     )
     key = {KEY_VAR: str(recorded.key)}
-    done = recorded.cli("audit", unsigned, "--json", **key)
+    done = recorded.main("audit", unsigned, "--json", **key)
     assert done.returncode == 1, done.stdout + done.stderr
     items = {i["name"]: i for i in json.loads(done.stdout)["items"]}
     assert items["signature"]["status"] == "missing", items["signature"]
     assert "unsigned, while a team key is configured" in items["signature"]["reason"]
     # the same record, signed: its signature holds
-    done = recorded.cli("audit", recorded.signed, "--json", **key)
+    done = recorded.main("audit", recorded.signed, "--json", **key)
     items = {i["name"]: i for i in json.loads(done.stdout)["items"]}
     assert items["signature"]["status"] == "ok", items["signature"]
 
-    done = recorded.cli("diff", recorded.signed, unsigned, **key)
+    done = recorded.main("diff", recorded.signed, unsigned, **key)
     assert done.returncode == 2 and "the manifest is unsigned" in done.stdout, done.stdout
 
     before = run_count(recorded)
-    done = recorded.cli("reproduce", unsigned, "--env-manager", "local", **key)
+    done = recorded.main("reproduce", unsigned, "--env-manager", "local", **key)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "the manifest is unsigned" in done.stderr and "not replaying" in done.stderr
     assert run_count(recorded) == before
 
     # Without a key configured, the unsigned copy is only weak: nothing says it was signed.
-    done = recorded.cli("audit", unsigned, "--json")
+    done = recorded.main("audit", unsigned, "--json")
     items = {i["name"]: i for i in json.loads(done.stdout)["items"]}
     assert items["signature"]["status"] == "weak"
 
@@ -171,7 +196,7 @@ def test_a_removed_signature_fails_audit_diff_and_replay_where_a_key_is_configur
 def test_a_run_that_failed_is_not_replayed_unless_asked(recorded: Recorded) -> None:
     assert recorded.client().get_run(recorded.failed).info.status == "FAILED"
     before = run_count(recorded)
-    done = recorded.cli("reproduce", recorded.failed, "--env-manager", "local")
+    done = recorded.main("reproduce", recorded.failed, "--env-manager", "local")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "the original run itself FAILED" in done.stderr and "--failed" in done.stderr
     assert "Traceback" not in done.stderr
@@ -210,7 +235,7 @@ def test_an_environment_build_that_fails_leaves_no_running_run_and_audit_says_wh
     assert made.data.tags["repro.launch.error"].startswith("environment build failed")
     assert f"run {made.info.run_id} is marked FAILED" in output
 
-    done = recorded.cli("audit", made.info.run_id, "--json")
+    done = recorded.main("audit", made.info.run_id, "--json")
     assert done.returncode == 1, done.stdout + done.stderr
     items = {i["name"]: i for i in json.loads(done.stdout)["items"]}
     reason = items["manifest"]["reason"]
@@ -218,7 +243,7 @@ def test_an_environment_build_that_fails_leaves_no_running_run_and_audit_says_wh
     assert "recorded without mlflow-repro" not in done.stdout
     assert "replays" not in items and "mlflow-repro reproduce" not in done.stdout
 
-    done = recorded.cli("reproduce", made.info.run_id)
+    done = recorded.main("reproduce", made.info.run_id)
     assert done.returncode == 2 and "FAILED before a manifest was logged" in done.stderr
 
 
@@ -296,7 +321,7 @@ def test_a_run_that_reads_a_file_git_ignores_is_incomplete_and_not_replayed(
     assert not manifest.code.complete
 
     before = run_count(recorded)
-    done = recorded.cli("reproduce", run_id, "--env-manager", "local")
+    done = recorded.main("reproduce", run_id, "--env-manager", "local")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "read files git ignores and DVC does not track (local/params.json)" in done.stderr
     assert run_count(recorded) == before  # refused before any run was created
@@ -322,7 +347,7 @@ def test_a_run_in_a_sparse_checkout_is_incomplete_and_replay_says_so(
         (o.path, o.reason) for o in manifest.code.omitted
     }
     assert recorded.client().get_run(run_id).data.tags["repro.status"] == "incomplete"
-    done = recorded.cli("reproduce", run_id, "--env-manager", "local")
+    done = recorded.main("reproduce", run_id, "--env-manager", "local")
     assert done.returncode == 2 and "made in a sparse checkout" in done.stderr, done.stderr
 
 
