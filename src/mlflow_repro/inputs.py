@@ -5,7 +5,7 @@ DVC-tracked data; a file git ignores (`local/params.json`) is in none of them, a
 would fail or, worse, read another version. Python's audit hooks (PEP 578) see every file the
 process opens: `watch()` adds one (at `import mlflow`, once) that notes files opened for reading
 inside the repository the process started in, skipping the interpreter's own and its packages'
-(a set of strings: one comparison per event, nothing else). At a run's end `ignored_inputs()`
+(a set of strings: a few comparisons per event, nothing else). At a run's end `ignored_inputs()`
 asks git which of them it ignores (`git check-ignore`, one call); the run's manifest then names
 them (`omitted`, reason `ignored-input`) and the run is `incomplete`.
 """
@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-LIMIT = 10_000  # files noted at most (a program reading more is named as such)
+LIMIT = 50_000  # files noted at most (a program reading more is named as such)
 
 _opened: set[str] = set()
 _lock = threading.Lock()
@@ -49,6 +49,12 @@ def watch(start: str | None) -> None:
     def hook(event: str, args: tuple[object, ...]) -> None:
         if event != "open":
             return
+        try:  # an exception here would abort the user's open(): never
+            note(args)
+        except Exception:
+            return
+
+    def note(args: tuple[object, ...]) -> None:
         path, mode = args[0], args[1]
         if not isinstance(path, str) or (
             isinstance(mode, str) and not ("r" in mode or "+" in mode)
@@ -98,7 +104,10 @@ def ignored_inputs(top: str | None, tracked_by_dvc: set[str], timeout: float = 1
     candidates = []
     for rel in opened():
         path = (Path(top) / rel).resolve()
-        if rel in tracked_by_dvc or path in files or not path.is_file():
+        # a DVC out may be a directory (`data/images.dvc`): every file under it is tracked
+        if any(rel == out or rel.startswith(out + "/") for out in tracked_by_dvc):
+            continue
+        if path in files or not path.is_file():
             continue
         if any(path.is_relative_to(folder) for folder in folders):
             continue
