@@ -5,9 +5,11 @@ DVC-tracked data; a file git ignores (`local/params.json`) is in none of them, a
 would fail or, worse, read another version. Python's audit hooks (PEP 578) see every file the
 process opens: `watch()` adds one (at `import mlflow`, once) that notes files opened for reading
 inside the repository the process started in, skipping the interpreter's own and its packages'
-(a set of strings: a few comparisons per event, nothing else). At a run's end `ignored_inputs()`
-asks git which of them it ignores (`git check-ignore`, one call); the run's manifest then names
-them (`omitted`, reason `ignored-input`) and the run is `incomplete`.
+(a set of strings: a few comparisons per event, nothing else), and those it opened for
+writing: a file the run wrote (a model it then logs as an artifact) is its output, not an
+input. At a run's end `ignored_inputs()` asks git which of the files read it ignores (`git
+check-ignore`, one call); the run's manifest then names them (`omitted`, reason
+`ignored-input`) and the run is `incomplete`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 LIMIT = 50_000  # files noted at most (a program reading more is named as such)
 
 _opened: set[str] = set()
+_written: set[str] = set()  # opened for writing: the run's outputs, even when read back later
 _lock = threading.Lock()
 _watching: list[str] = []  # the repository root watched, once set
 
@@ -55,13 +58,13 @@ def watch(start: str | None) -> None:
             return
 
     def note(args: tuple[object, ...]) -> None:
-        path, mode = args[0], args[1]
-        if not isinstance(path, str) or (
-            isinstance(mode, str) and not ("r" in mode or "+" in mode)
-        ):
+        path, mode, flags = args[0], args[1], args[2]
+        if not isinstance(path, str):
             return
-        if mode is None and isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR):
-            return
+        if isinstance(mode, str):
+            writes = any(c in mode for c in "wax+")
+        else:
+            writes = isinstance(flags, int) and bool(flags & (os.O_WRONLY | os.O_RDWR))
         if not path.startswith(os.sep):
             try:
                 path = os.path.join(os.getcwd(), path)
@@ -69,9 +72,9 @@ def watch(start: str | None) -> None:
                 return
         if not path.startswith(prefix) or path.startswith(skip) or "__pycache__" in path:
             return
-        if len(_opened) < LIMIT:
+        if len(_opened) + len(_written) < LIMIT:
             with _lock:
-                _opened.add(path)
+                (_written if writes else _opened).add(path)
 
     _watching.append(root)
     sys.addaudithook(hook)
@@ -83,7 +86,7 @@ def opened() -> list[str]:
         return []
     root = Path(_watching[0])
     with _lock:
-        paths = sorted(_opened)
+        paths = sorted(_opened - _written)  # a file the run wrote is its output
     return [Path(p).relative_to(root).as_posix() for p in paths]
 
 
@@ -122,6 +125,6 @@ def ignored_inputs(top: str | None, tracked_by_dvc: set[str], timeout: float = 1
     )
     if done.returncode not in (0, 1):  # 1: none of them is ignored
         raise CheckFailed(f"git check-ignore: {done.reason}")
-    if len(_opened) >= LIMIT:
+    if len(_opened) + len(_written) >= LIMIT:
         raise CheckFailed(f"more than {LIMIT} files read in the repository: not all were noted")
     return sorted(p.decode("utf-8", "surrogateescape") for p in done.stdout.split(b"\0") if p)

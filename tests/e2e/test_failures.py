@@ -293,6 +293,9 @@ import mlflow
 with mlflow.start_run() as run:
     params = json.load(open("local/params.json"))
     image = open("data/images/a.png", "rb").read()  # DVC's (a directory out): not a gap
+    with open("outputs/model.txt", "w") as out:  # written by the run: an output
+        out.write("weights")
+    mlflow.log_artifact("outputs/model.txt")  # read back to upload it: still an output
     mlflow.log_param("alpha", params["alpha"])
     print("RUN_ID=" + run.info.run_id)
 """
@@ -312,7 +315,7 @@ def test_a_run_that_reads_a_file_git_ignores_is_incomplete_and_not_replayed(
 ) -> None:
     files = {
         "train.py": READS_IGNORED,
-        ".gitignore": "local/\n",
+        ".gitignore": "local/\noutputs/\n",
         "data/images.dvc": IMAGES_DVC,
         "data/.gitignore": "/images\n",
         ".dvc/config": "",  # a DVC repository
@@ -321,6 +324,7 @@ def test_a_run_that_reads_a_file_git_ignores_is_incomplete_and_not_replayed(
     (root / "data" / "images").mkdir()
     (root / "data" / "images" / "a.png").write_bytes(b"\x89PNG")
     (root / "local").mkdir()
+    (root / "outputs").mkdir()
     (root / "local" / "params.json").write_text('{"alpha": 0.3}\n')
     done = run(
         [sys.executable, "train.py"], cwd=root, env=venv_env(MLFLOW_TRACKING_URI=recorded.uri)
@@ -333,7 +337,7 @@ def test_a_run_that_reads_a_file_git_ignores_is_incomplete_and_not_replayed(
 
     manifest = load_manifest(run_id, tracking_uri=recorded.uri)
     ignored = [o.path for o in manifest.code.omitted if o.reason == "ignored-input"]
-    assert ignored == ["local/params.json"], manifest.code.omitted  # not DVC's data/images/
+    assert ignored == ["local/params.json"], manifest.code.omitted  # not DVC's, not outputs
     assert not manifest.code.complete
 
     before = run_count(recorded)
