@@ -9,7 +9,8 @@ proxied artifacts, on loopback, then in one repository:
    run = `start_run` with the plugin minus without (wall and CPU seconds of the process);
 2. `--processes` runs started at once, plugin on, then off: the sweep's wall time, and each run's
    capture cost as in 1 (medians over the runs);
-3. the ratios, sweep against single (target: per-run capture cost at most 2x), and every run of
+3. the ratios, sweep against single (target: per-run capture CPU at most 2x; the sweep's wall
+   time with the plugin at most 1.5x without it), and every run of
    the plugin-on sweep checked (tests/sweep.py `problems`: one complete manifest per run, its
    payloads as recorded, none lost, duplicated or another process's).
 
@@ -97,8 +98,11 @@ def main() -> None:
     print(f"  start_run, single run: on {med(single['on']):.3f} s, off {med(single['off']):.3f} s")
     print(f"  start_run, in the sweep (median): on {med(swept['on'][1]):.3f} s, "
           f"off {med(swept['off'][1]):.3f} s")  # fmt: skip
+    # Capture runs beside the user's code since issue 22 (runjob.py): one run alone adds ~0 to
+    # start_run, so the wall ratio only says how much the other processes' captures, on the same
+    # 2 cores, slow a start_run down; the CPU ratio and the sweep's wall time are the targets.
     print(f"  capture cost per run, wall: single {one_wall:.3f} s, in the sweep {many_wall:.3f} s "
-          f"-> ratio {many_wall / one_wall:.2f} (target <= 2)")  # fmt: skip
+          f"-> ratio {many_wall / max(one_wall, 1e-3):.2f} (no target: see the comment)")  # fmt: skip
     print(f"  capture cost per run, CPU:  single {one_cpu:.3f} s, in the sweep {many_cpu:.3f} s "
           f"-> ratio {many_cpu / one_cpu:.2f} (target <= 2)")  # fmt: skip
     # MLflow's own start_run slows down in the sweep too (the server queues every request, the
