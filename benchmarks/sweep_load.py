@@ -102,7 +102,7 @@ def main() -> None:
     # start_run, so the wall ratio only says how much the other processes' captures, on the same
     # 2 cores, slow a start_run down; the CPU ratio and the sweep's wall time are the targets.
     print(f"  capture cost per run, wall: single {one_wall:.3f} s, in the sweep {many_wall:.3f} s "
-          f"-> ratio {many_wall / max(one_wall, 1e-3):.2f} (no target: see the comment)")  # fmt: skip
+          f"-> ratio {many_wall / max(one_wall, 1e-3):.2f} (no target: see above)")  # fmt: skip
     print(f"  capture cost per run, CPU:  single {one_cpu:.3f} s, in the sweep {many_cpu:.3f} s "
           f"-> ratio {many_cpu / one_cpu:.2f} (target <= 2)")  # fmt: skip
     # MLflow's own start_run slows down in the sweep too (the server queues every request, the
