@@ -18,6 +18,10 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow_repro.manifest import Manifest
 
 LIMIT = 50_000  # files noted at most (a program reading more is named as such)
 
@@ -128,3 +132,30 @@ def ignored_inputs(top: str | None, tracked_by_dvc: set[str], timeout: float = 1
     if len(_opened) + len(_written) >= LIMIT:
         raise CheckFailed(f"more than {LIMIT} files read in the repository: not all were noted")
     return sorted(p.decode("utf-8", "surrogateescape") for p in done.stdout.split(b"\0") if p)
+
+
+def with_ignored_inputs(manifest: Manifest) -> Manifest | None:
+    """`manifest` with the files the run read that git ignores and DVC does not track named
+    (`omitted`, reason `ignored-input`: the code is then incomplete), or with the reason they
+    could not be checked among its errors; None when there is nothing to add."""
+    import dataclasses
+    import os
+
+    from mlflow_repro.manifest import Omitted
+
+    code, data = manifest.code, manifest.data
+    if code.repo_root is None:
+        return None
+    dvc = {
+        os.path.relpath(os.path.join(data.dvc_root or code.repo_root, f.path), code.repo_root)
+        for f in data.files
+    }
+    try:
+        found = [p for p in ignored_inputs(code.repo_root, dvc) if not p.startswith(".dvc/")]
+    except Exception as exc:
+        return dataclasses.replace(manifest, errors=[*manifest.errors, f"inputs: {exc}"])
+    if not found:
+        return None
+    omitted = [*code.omitted, *(Omitted(path=p, reason="ignored-input") for p in found)]
+    code = dataclasses.replace(code, complete=False, omitted=omitted)
+    return dataclasses.replace(manifest, code=code)

@@ -236,34 +236,6 @@ def mark_incomplete(client: Any, run: Any, manifest: Manifest, note: str) -> Non
         )
 
 
-def with_inputs_checked(manifest: Manifest) -> Manifest | None:
-    """`manifest` with the files the run read that git ignores and DVC does not track named
-    (`omitted`, reason `ignored-input`: the code is then incomplete), or with the reason they
-    could not be checked among its errors; None when there is nothing to add."""
-    import dataclasses
-    import os
-
-    from mlflow_repro import inputs
-    from mlflow_repro.manifest import Omitted
-
-    code, data = manifest.code, manifest.data
-    if code.repo_root is None:
-        return None
-    dvc = {
-        os.path.relpath(os.path.join(data.dvc_root or code.repo_root, f.path), code.repo_root)
-        for f in data.files
-    }
-    try:
-        found = [p for p in inputs.ignored_inputs(code.repo_root, dvc) if not p.startswith(".dvc/")]
-    except Exception as exc:
-        return dataclasses.replace(manifest, errors=[*manifest.errors, f"inputs: {exc}"])
-    if not found:
-        return None
-    omitted = [*code.omitted, *(Omitted(path=p, reason="ignored-input") for p in found)]
-    code = dataclasses.replace(code, complete=False, omitted=omitted)
-    return dataclasses.replace(manifest, code=code)
-
-
 def amend(client: Any, run_id: str, manifest: Manifest, payloads: Path | None = None) -> bool:
     """At a run's end: log `manifest` again (what the run read that its record cannot rebuild,
     and a notebook's cells run since it started, are known only then), the files under

@@ -105,9 +105,10 @@ def _wait_for_pending() -> None:
         try:  # the files the job read that the record cannot rebuild: known only now
             from mlflow.tracking.client import MlflowClient
 
-            from mlflow_repro.publish import amend, with_inputs_checked
+            from mlflow_repro.inputs import with_ignored_inputs
+            from mlflow_repro.publish import amend
 
-            amended = with_inputs_checked(manifest)
+            amended = with_ignored_inputs(manifest)
             if amended is not None:
                 amend(MlflowClient(), run_id, amended)
         except Exception as exc:

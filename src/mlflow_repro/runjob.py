@@ -82,14 +82,15 @@ class RunJob:
         if self._published is None:
             return
         try:
-            from mlflow_repro.publish import amend, with_inputs_checked
+            from mlflow_repro.inputs import with_ignored_inputs
+            from mlflow_repro.publish import amend
 
             manifest, cells = self._published, None
             if manifest.launch.session is not None:  # the cells run since the run started
                 own, later = self._own.with_session(manifest)
                 if later.launch != manifest.launch:
                     manifest, cells = later, own.session_staging
-            manifest = with_inputs_checked(manifest) or manifest
+            manifest = with_ignored_inputs(manifest) or manifest
             payloads = cells.root if cells is not None else None
             if manifest is not self._published and amend(
                 self._client, self._run.info.run_id, manifest, payloads

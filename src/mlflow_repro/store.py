@@ -16,7 +16,10 @@ NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE
 
 
 def tracking_uri_of(client: Any = None) -> str:
-    """The tracking URI `client` speaks to (default: MLflow's current one), as configured."""
+    """The tracking URI `client` speaks to, or `client` itself when it is one (default:
+    MLflow's current one), as configured."""
+    if isinstance(client, str):
+        return client
     uri = getattr(client, "tracking_uri", None)
     if uri:
         return str(uri)
@@ -27,7 +30,7 @@ def tracking_uri_of(client: Any = None) -> str:
 
 def shown_uri(client_or_uri: Any = None) -> str:
     """The tracking URI as it may be printed: without credentials."""
-    uri = client_or_uri if isinstance(client_or_uri, str) else tracking_uri_of(client_or_uri)
+    uri = tracking_uri_of(client_or_uri)
     return scrub(strip_url_credentials(uri), uri)
 
 
@@ -73,7 +76,7 @@ _CAUSES = (
 
 def store_error(exc: BaseException, client_or_uri: Any = None) -> UsageError:
     """A store that did not answer (or answered with an error), as the one clear error."""
-    uri = client_or_uri if isinstance(client_or_uri, str) else tracking_uri_of(client_or_uri)
+    uri = tracking_uri_of(client_or_uri)
     first = next((line for line in str(exc).splitlines() if line.strip()), "")
     known = next((said for mark, said in _CAUSES if mark in first), None)
     reason = known or scrub(f"{type(exc).__name__}: {first}", uri)[:400]

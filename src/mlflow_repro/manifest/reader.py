@@ -59,11 +59,6 @@ class LoggedRecord:
     def payload_problems(self) -> list[str]:
         return [f.problem for f in self.findings if f.kind == "payload"]
 
-    @property
-    def intact(self) -> bool:
-        """A manifest that was read, with every payload and the signature as required."""
-        return self.manifest is not None and not self.findings
-
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
