@@ -236,7 +236,10 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-TARGET_HELP = "a run id, models:/<name>/<version> or models:/<name>@<alias>"
+TARGET_HELP = (
+    "a run id (or its first 8 or more characters, as the MLflow UI shows it), "
+    "models:/<name>/<version> or models:/<name>@<alias>"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "run_id",
         nargs="*",
-        help="the MLflow run id to replay; several ids (or --experiment / --filter) replay each "
-        "and print one table",
+        help="the MLflow run id to replay (or its first 8 or more characters, as the UI shows "
+        "it); several ids (or --experiment / --filter) replay each and print one table",
     )
     replay.add_argument(
         "--experiment",
@@ -388,8 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
         "`mlflow-repro diff 3f2a... 9c1b... --html diff.html`. Exit status: 0 no difference, "
         "1 differences found, 2 could not compare.",
     )
-    diff.add_argument("run_a", help="the first run id (A)")
-    diff.add_argument("run_b", help="the second run id (B)")
+    diff.add_argument("run_a", help="the first run id (A), or its first 8 or more characters")
+    diff.add_argument("run_b", help="the second run id (B), or its first 8 or more characters")
     diff.add_argument("--json", action="store_true", help="print the differences as JSON")
     diff.add_argument("--html", type=Path, help="write a self-contained HTML page to this file")
     diff.set_defaults(handler=_diff)

@@ -5,6 +5,7 @@ clear error naming the store without its credentials, never a traceback, and nev
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -122,9 +123,95 @@ def tracking_client(tracking_uri: str | None = None) -> Any:
         ) from exc
 
 
+# A run id as MLflow makes it (uuid4 hex), and how much of one a prefix must give
+FULL_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+HEX = re.compile(r"^[0-9a-f]+$")
+MIN_PREFIX = 8
+CANDIDATES_SHOWN = 10  # an ambiguous prefix names at most this many runs
+
+
+def resolve_run_id(client: Any, given: str) -> str:
+    """The full id of the run `given` names: a full id as it is (no search), or a unique prefix
+    of at least MIN_PREFIX hex characters as the UI shows ids (`86fa1b61`, `86fa1b61…`).
+
+    Raises UsageError for a prefix shorter than MIN_PREFIX, one no run id begins with, and one
+    several begin with (naming them: id, experiment, run name). Anything that is not hex (an id
+    of another form) is returned as it is, for the store to say whether it has such a run."""
+    text = given.strip()
+    cut = text.removesuffix("…").removesuffix("...")
+    if FULL_RUN_ID.match(text) or not HEX.match(cut.lower()) or len(cut) >= 32:
+        return text
+    prefix = cut.lower()
+    if len(prefix) < MIN_PREFIX:
+        raise UsageError(
+            f"a run id prefix needs at least {MIN_PREFIX} characters; this one has {len(prefix)}",
+            value=given,
+            hint=f"give the first {MIN_PREFIX} or more characters of the run id (as the MLflow "
+            "UI shows it), or the full id",
+        )
+    try:
+        names, found = _runs_with_prefix(client, prefix)
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
+        raise store_error(exc, client) from None
+    if len(found) == 1:
+        return str(found[0].info.run_id)
+    if not found:
+        raise UsageError(
+            f"no run in the tracking store {shown_uri(client)!r} has an id beginning with "
+            f"{prefix!r}",
+            value=given,
+            hint="check the id (mlflow ui) or set MLFLOW_TRACKING_URI",
+        )
+    listed = "; ".join(
+        f"{run.info.run_id} (experiment {names.get(run.info.experiment_id, '?')!r}, "
+        f"run {run.info.run_name or '-'!r})"
+        for run in found[:CANDIDATES_SHOWN]
+    )
+    many = f"at least {len(found)}" if len(found) > CANDIDATES_SHOWN else str(len(found))
+    raise UsageError(
+        f"the run id prefix {prefix!r} is ambiguous: {many} runs begin with it: {listed}",
+        value=given,
+        hint="give more characters of the id, or the full id",
+    )
+
+
+def _runs_with_prefix(client: Any, prefix: str) -> tuple[dict[str, str], list[Any]]:
+    """Experiment id -> name, and the runs (deleted ones too, in every experiment) whose id
+    begins with `prefix` (hex only: nothing in it means anything to LIKE), at most one more than
+    CANDIDATES_SHOWN: MLflow's search takes `attributes.run_id LIKE` (SQL LIKE on the run id
+    column for a database, a pattern match for a file store, the server's store over http), but
+    only within named experiments."""
+    from mlflow.entities import ViewType
+
+    names: dict[str, str] = {}
+    token = None
+    while True:
+        page = client.search_experiments(view_type=ViewType.ALL, page_token=token)
+        names.update({str(e.experiment_id): str(e.name) for e in page})
+        token = getattr(page, "token", None)
+        if not token:
+            break
+    ids = list(names)
+    found: list[Any] = []
+    for start in range(0, len(ids), 100):  # one request per 100 experiments
+        found += client.search_runs(
+            ids[start : start + 100],
+            filter_string=f"attributes.run_id LIKE '{prefix}%'",
+            run_view_type=ViewType.ALL,
+            max_results=CANDIDATES_SHOWN + 1 - len(found),
+        )
+        if len(found) > CANDIDATES_SHOWN:
+            break
+    return names, found
+
+
 def get_run(client: Any, run_id: str) -> Any:
-    """The run `run_id`; UsageError when the store has no such run, or did not answer (said
-    apart: an unreachable store is not "no run")."""
+    """The run `run_id` (a full id, or a unique prefix: `resolve_run_id`); UsageError when the
+    store has no such run, or did not answer (said apart: an unreachable store is not "no
+    run")."""
+    run_id = resolve_run_id(client, run_id)
     try:
         return client.get_run(run_id)
     except Exception as exc:

@@ -328,12 +328,17 @@ def compare_records(a: RunRecord, b: RunRecord) -> RunDiff:
 
 
 def diff_runs(run_a: str, run_b: str, *, tracking_uri: str | None = None) -> RunDiff:
-    """What differs between runs `run_a` and `run_b`, likely cause first.
+    """What differs between runs `run_a` and `run_b` (full ids or unique prefixes), likely
+    cause first.
 
-    Raises UsageError when a run does not exist; a record that is absent, unreadable or altered
-    (the reader's findings) is named in `unreadable`, and nothing else is compared.
+    Raises UsageError when a run does not exist or a prefix is ambiguous; a record that is
+    absent, unreadable or altered (the reader's findings) is named in `unreadable`, and nothing
+    else is compared.
     """
+    from mlflow_repro.store import resolve_run_id
+
     client = client_for(tracking_uri)
+    run_a, run_b = resolve_run_id(client, run_a), resolve_run_id(client, run_b)
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-diff-") as tmp:
         a = load_record(client, run_a, Path(tmp) / "a")
         b = load_record(client, run_b, Path(tmp) / "b")

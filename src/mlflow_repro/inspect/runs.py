@@ -11,7 +11,7 @@ from typing import Any
 from mlflow_repro.errors import UsageError
 from mlflow_repro.manifest.reader import LoggedRecord, read_logged
 from mlflow_repro.names import REPLAY_OF_TAG
-from mlflow_repro.store import is_not_found, shown_uri, store_error
+from mlflow_repro.store import is_not_found, resolve_run_id, shown_uri, store_error
 
 MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -39,7 +39,8 @@ def client_for(tracking_uri: str | None) -> Any:
 
 
 def resolve(client: Any, given: str) -> Target:
-    """`given` as a run id or a `models:/name/version` / `models:/name@alias` URI."""
+    """`given` as a run id (or a unique prefix of one, 8 characters at least) or a
+    `models:/name/version` / `models:/name@alias` URI."""
     from mlflow.exceptions import MlflowException
 
     match = MODEL_URI.match(given.strip())
@@ -50,7 +51,7 @@ def resolve(client: Any, given: str) -> Target:
             hint="write models:/<name>/<version> or models:/<name>@<alias>",
         )
     if match is None:
-        return Target(given=given, run_id=given.strip())
+        return Target(given=given, run_id=resolve_run_id(client, given))
     name, version, alias = match.group("name", "version", "alias")
     try:
         found = (

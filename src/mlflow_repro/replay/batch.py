@@ -43,9 +43,11 @@ def select_runs(
     filter_string: str | None,
     limit: int = 1000,
 ) -> list[str]:
-    """The runs to replay: the ids given, then those the search finds (replays excluded),
-    each once, in order."""
-    chosen = list(dict.fromkeys(run_ids))
+    """The runs to replay: the ids given (full, or unique prefixes of 8 or more), then those
+    the search finds (replays excluded), each once, in order."""
+    from mlflow_repro.store import resolve_run_id
+
+    chosen = list(dict.fromkeys(resolve_run_id(client, r) for r in run_ids))
     if not experiments and not filter_string:
         return chosen
     ids = []

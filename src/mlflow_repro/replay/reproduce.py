@@ -40,7 +40,8 @@ def reproduce(
     progress: Progress | None = None,
     log: Path | None = None,
 ) -> ReplayResult:
-    """Replay run `run_id` from its manifest and compare the new run with it.
+    """Replay run `run_id` (a full id, or a unique prefix of 8 characters or more) from its
+    manifest and compare the new run with it.
 
     `env_manager` and `backend` default to those the manifest records. Raises a ReproError
     (ReplayError, or UsageError for a bad argument; nothing changed: no run created, the user's
@@ -58,11 +59,12 @@ def reproduce(
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
     from mlflow_repro.replay.workspace import build_workspace
-    from mlflow_repro.store import shown_uri, tracking_client
+    from mlflow_repro.store import resolve_run_id, shown_uri, tracking_client
 
     progress = progress or Progress(total=6)
     new_id, restored = "", []
     client = tracking_client()
+    run_id = resolve_run_id(client, run_id)  # a unique prefix of 8 or more names the run too
     scratch = Path(tempfile.mkdtemp(prefix="mlflow-repro-replay-"))
     workspace = (workdir or scratch / "workspace").resolve()
     if workspace.exists():
