@@ -385,9 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="explain why two runs differ: code, data, parameters, seeds, packages, settings",
         description="Compare two runs' manifests (and their logged params and metrics): "
         "the files and hunks between the two rebuilt code trees, DVC data versions, "
-        "parameters, seeds, packages (version and hash), Python, floating-point settings "
-        "(thread counts, BLAS, determinism), platform and GPU; ranked so the likely cause of a "
-        "metric difference comes first, with the metric differences beside. Example: "
+        "parameters and launcher, seeds, the environment manager, packages (version and hash), "
+        "Python, floating-point settings (thread counts, BLAS, determinism), platform and GPU; "
+        "ranked so the likely cause of a metric difference comes first, with the metric "
+        "differences beside (equal metrics: no cause to find, the differences listed all the "
+        "same). Example: "
         "`mlflow-repro diff 3f2a... 9c1b... --html diff.html`. Exit status: 0 no difference, "
         "1 differences found, 2 could not compare.",
     )

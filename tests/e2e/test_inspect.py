@@ -196,6 +196,32 @@ def test_parity_names_the_one_package_that_differs(trained: Trained, tmp_path: P
     assert not [i for i in here.mismatches if i.name != "python"], here.mismatches
 
 
+def test_diff_of_runs_with_equal_metrics_finds_no_cause_and_lists_the_environment_manager(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """The template run under uv and under local: the same metrics, another environment
+    manager (the issue's "likely cause: seeds", a cause of nothing)."""
+    done = run(
+        [sys.executable, "-m", "mlflow_repro", "diff", trained.uv_run, trained.local_run],
+        cwd=tmp_path,
+        env=venv_env(MLFLOW_TRACKING_URI=trained.uri),
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "likely cause" not in done.stdout, done.stdout
+    assert "no cause to find: the metrics are equal;" in done.stdout, done.stdout
+    assert "    environment manager: uv -> local" in done.stdout
+    assert "metrics: equal" in done.stdout
+    result = diff_runs(trained.uv_run[:8], trained.local_run[:10], tracking_uri=trained.uri)
+    assert (result.run_a, result.run_b) == (trained.uv_run, trained.local_run)
+    assert result.likely_cause is None and result.metrics == []
+    data = result.to_dict()
+    assert data["metrics_equal"] is True and data["likely_cause"] is None
+    assert {"group": "environment", "name": "environment manager", "a": "uv", "b": "local"} in [
+        {k: d[k] for k in ("group", "name", "a", "b")} for d in data["differences"]
+    ]
+
+
 TRAIN = """\
 import os
 import sys
@@ -312,12 +338,14 @@ def test_diff_names_the_one_thing_that_changed_first(
     pairs: dict[str, str], variant: str, group: str, name: str
 ) -> None:
     result = diff_runs(pairs["base"], pairs[variant], tracking_uri=pairs["uri"])
-    cause = result.likely_cause
-    assert cause is not None, result
+    assert result.differences, result
+    cause = result.differences[0]
     assert (cause.group, cause.name) == (group, name), result.differences[:4]
-    # The score follows the seed, alpha, the code and the rows; not the thread count or six.
+    # The score follows the seed, alpha, the code and the rows; not the thread count or six:
+    # with the metrics equal, the one difference is listed first but is the cause of nothing.
     changes_score = variant in ("seed", "parameter", "code", "data")
     assert [m.name for m in result.metrics] == (["score"] if changes_score else [])
+    assert result.likely_cause == (cause if changes_score else None)
     if variant == "code":
         assert '+    mlflow.log_metric("score", float(np.random.rand()) * alpha * 2' in cause.detail
     if variant == "package":

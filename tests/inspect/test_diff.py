@@ -10,7 +10,16 @@ from typing import Any
 from mlflow_repro.inspect.diff import compare_records
 from mlflow_repro.inspect.records import RunDiff
 from mlflow_repro.inspect.runs import RunRecord
-from mlflow_repro.manifest import Code, Data, DataFile, Manifest, Platform, SeedCall, Seeds
+from mlflow_repro.manifest import (
+    Code,
+    Data,
+    DataFile,
+    Launch,
+    Manifest,
+    Platform,
+    SeedCall,
+    Seeds,
+)
 
 
 def record(
@@ -48,7 +57,7 @@ def test_an_automatic_seed_no_generator_took_and_overwritten_states_are_noise() 
         ),
         platform=Platform(system="Linux", env={"OMP_NUM_THREADS": "2"}),
     )
-    result = diff(BASE, other)
+    result = diff(BASE, other, score=1.0)  # a metric differs (B has none): a cause to find
     assert result.likely_cause is not None
     assert (result.likely_cause.group, result.likely_cause.name) == ("settings", "OMP_NUM_THREADS")
     assert {d.group for d in result.differences if "seed" in d.name or "state" in d.name} == {
@@ -120,3 +129,77 @@ def test_blas_libraries_are_compared_by_library_not_by_load_order() -> None:
             "0.3.31, ? threads; 0.3.32, ? threads",
         )
     ]
+
+
+LAUNCHED = dataclasses.replace(
+    BASE,
+    launch=Launch(launcher="mlflow run", entry_point="main", env_manager="uv", backend="local"),
+)
+
+
+def test_equal_metrics_have_no_cause_and_every_difference_is_listed_ranked() -> None:
+    """The issue's case: two runs with equal metrics, made under uv and under virtualenv."""
+    import json
+
+    from mlflow_repro.inspect.render import diff_html, diff_text
+
+    other = dataclasses.replace(
+        LAUNCHED,
+        launch=dataclasses.replace(LAUNCHED.launch, env_manager="virtualenv"),
+        seeds=dataclasses.replace(BASE.seeds, seed=8, seeded=["torch"]),
+        platform=Platform(system="Linux", env={"OMP_NUM_THREADS": "2"}),
+    )
+    seeded = dataclasses.replace(LAUNCHED, seeds=dataclasses.replace(BASE.seeds, seeded=["torch"]))
+    result = compare_records(record("A", seeded, score=0.9), record("B", other, score=0.9))
+    assert result.metrics == [] and result.likely_cause is None
+    assert [(d.group, d.name, d.a, d.b) for d in result.differences] == [
+        ("seeds", "seed", "7", "8"),
+        ("environment", "environment manager", "uv", "virtualenv"),
+        ("settings", "OMP_NUM_THREADS", "1", "2"),
+    ]
+    text = diff_text(result)
+    assert "likely cause" not in text
+    assert (
+        text.splitlines()[1]
+        == "no cause to find: the metrics are equal; 3 recorded differences, ranked:"
+    )
+    assert "    environment manager: uv -> virtualenv" in text
+    assert text.index("seed: 7 -> 8") < text.index("environment manager") < text.index("OMP_")
+    assert "metrics: equal" in text
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["metrics_equal"] is True and data["likely_cause"] is None
+    assert not data["same"]
+    assert [d["name"] for d in data["differences"]] == [
+        "seed",
+        "environment manager",
+        "OMP_NUM_THREADS",
+    ]
+    page = diff_html(result)
+    assert "Likely cause" not in page and 'class="cause"' not in page
+    assert "No cause to find: the metrics are equal. The 3 recorded differences are listed" in page
+    assert "<td>environment manager</td><td>uv</td><td>virtualenv</td>" in page
+
+
+def test_a_metric_difference_has_the_first_ranked_difference_as_its_likely_cause() -> None:
+    import json
+
+    from mlflow_repro.inspect.render import diff_html, diff_text
+
+    script = dataclasses.replace(BASE, launch=Launch(launcher="python", command=["train.py"]))
+    other = dataclasses.replace(
+        LAUNCHED, launch=dataclasses.replace(LAUNCHED.launch, backend="kubernetes")
+    )
+    result = compare_records(record("A", script, score=0.9), record("B", other, score=0.8))
+    assert [(d.group, d.name, d.a, d.b) for d in result.differences] == [
+        ("parameters", "entry point", None, "main"),
+        ("parameters", "launcher", "python", "mlflow run"),
+        ("environment", "environment manager", None, "uv"),
+        ("platform", "backend", None, "kubernetes"),
+    ]
+    assert result.likely_cause == result.differences[0]
+    assert diff_text(result).splitlines()[1] == "likely cause: parameters: entry point"
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["metrics_equal"] is False
+    assert data["likely_cause"] == data["differences"][0]
+    assert "Likely cause: <b>parameters: entry point</b>" in diff_html(result)
+    assert diff_html(result).count('class="cause"') == 1

@@ -1,7 +1,10 @@
 """`diff`: why two runs differ, from their manifests (and MLflow's params and metrics).
 
-Differences are grouped and ranked so that the likely cause of a metric difference comes first:
-code, then data, parameters, seeds, packages, floating-point settings, platform, GPU. Files that
+Every recorded difference is listed, grouped and ranked so that the likely cause of a metric
+difference comes first: code, then data, parameters (and how the run was launched), seeds, the
+environment (its manager, Python, packages), floating-point settings, platform (and backend),
+GPU. When the metrics are equal there is no cause to find (`RunDiff.likely_cause` is None); the
+differences are still listed, ranked the same way. Files that
 only record another group's change (dvc.lock and `*.dvc` for data; uv.lock, pyproject.toml and
 requirement files for packages) rank with that group, after its own entries. Differences that
 cannot change a result are left out: capture times, run ids, and the state of a generator the
@@ -141,6 +144,8 @@ def _parameters(a: RunRecord, b: RunRecord) -> list[Difference]:
                     "parameters", f"launch -P {key}", launched_a.get(key), launched_b.get(key)
                 )
             )
+    if la.launcher != lb.launcher:
+        out.append(Difference("parameters", "launcher", la.launcher, lb.launcher))
     if la.launcher == lb.launcher == "python" and la.command != lb.command:
         out.append(
             Difference("parameters", "command line", " ".join(la.command), " ".join(lb.command))
@@ -203,6 +208,18 @@ def _environment(a: RunRecord, b: RunRecord, notes: list[str]) -> list[Differenc
     assert ma is not None and mb is not None
     ea, eb = ma.environment, mb.environment
     out = []
+    # How the environment was built (`mlflow run --env-manager`: uv, virtualenv, local, conda;
+    # none recorded for a plain script), before what was in it.
+    if ma.launch.env_manager != mb.launch.env_manager:
+        out.append(
+            Difference(
+                "environment",
+                "environment manager",
+                ma.launch.env_manager,
+                mb.launch.env_manager,
+                "mlflow run --env-manager",
+            )
+        )
     if ea.python_version != eb.python_version:
         out.append(Difference("environment", "python", ea.python_version, eb.python_version))
     pins_a, pins_b = _pins(a), _pins(b)
@@ -280,6 +297,12 @@ def _settings_and_platform(ma: Manifest, mb: Manifest) -> list[Difference]:
         only_b = sorted(set(pb.cpu_flags) - set(pa.cpu_flags))
         out.append(
             Difference("platform", "cpu flags", " ".join(only_a[:20]), " ".join(only_b[:20]))
+        )
+    if ma.launch.backend != mb.launch.backend:
+        out.append(
+            Difference(
+                "platform", "backend", ma.launch.backend, mb.launch.backend, "mlflow run --backend"
+            )
         )
     ga, gb = ma.gpu, mb.gpu
     if ga.driver_version != gb.driver_version:

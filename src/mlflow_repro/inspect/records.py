@@ -88,14 +88,19 @@ class RunDiff:
 
     @property
     def likely_cause(self) -> Difference | None:
-        return self.differences[0] if self.differences else None
+        """The first-ranked difference when a metric differs; None when the metrics are equal
+        (there is no difference in the result to find a cause of) or nothing differs."""
+        return self.differences[0] if self.differences and self.metrics else None
 
     def to_dict(self) -> dict[str, Any]:
+        cause = self.likely_cause
         return {
             "schema": DIFF_SCHEMA,
             "run_a": self.run_a,
             "run_b": self.run_b,
             "same": not self.differences and not self.unreadable,
+            "metrics_equal": not self.metrics,
+            "likely_cause": asdict(cause) if cause is not None else None,
             "could_not_compare": list(self.unreadable),
             "differences": [asdict(d) for d in self.differences],
             "metrics": [asdict(d) for d in self.metrics],

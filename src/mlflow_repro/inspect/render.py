@@ -57,6 +57,15 @@ def _difference_lines(differences: Iterable[Difference], *, patches: bool) -> li
     return lines
 
 
+def no_cause(result: RunDiff) -> str:
+    """The headline of a diff whose metrics are equal but whose records differ."""
+    count = len(result.differences)
+    return (
+        "no cause to find: the metrics are equal; "
+        f"{count} recorded difference{'s' if count != 1 else ''}, ranked:"
+    )
+
+
 def diff_text(result: RunDiff, *, colour: bool = False, patches: bool = True) -> str:
     lines = [f"diff of run A {result.run_a} and run B {result.run_b}"]
     if result.unreadable:
@@ -67,8 +76,11 @@ def diff_text(result: RunDiff, *, colour: bool = False, patches: bool = True) ->
             _paint("  the manifests record no difference that can change a result", "ok", colour)
         )
     else:
-        cause = result.differences[0]
-        lines.append(_paint(f"likely cause: {cause.group}: {cause.name}", "weak", colour))
+        cause = result.likely_cause
+        if cause is not None:
+            lines.append(_paint(f"likely cause: {cause.group}: {cause.name}", "weak", colour))
+        else:
+            lines.append(_paint(no_cause(result), "ok", colour))
         lines += _difference_lines(result.differences, patches=patches)
     if result.metrics:
         lines.append("metrics (A -> B):")
@@ -105,7 +117,7 @@ def diff_html(result: RunDiff) -> str:
     rows = []
     for i, diff in enumerate(result.differences):
         detail = f"<pre>{e(diff.detail)}</pre>" if diff.detail else ""
-        cls = ' class="cause"' if i == 0 else ""
+        cls = ' class="cause"' if i == 0 and result.likely_cause is not None else ""
         rows.append(
             f"<tr{cls}><td>{e(diff.group)}</td><td>{e(diff.name)}</td>"
             f"<td>{e(_value(diff.a))}</td><td>{e(_value(diff.b))}</td><td>{detail}</td></tr>"
@@ -119,6 +131,17 @@ def diff_html(result: RunDiff) -> str:
         headline = "Could not compare the records: " + "; ".join(e(u) for u in result.unreadable)
     elif cause:
         headline = f"Likely cause: <b>{e(cause.group)}: {e(cause.name)}</b>"
+    elif result.differences:
+        count = len(result.differences)
+        headline = (
+            "No cause to find: the metrics are equal. "
+            + (
+                "The recorded difference is"
+                if count == 1
+                else f"The {count} recorded differences are"
+            )
+            + " listed below, ranked."
+        )
     else:
         headline = "The manifests record no difference that can change a result."
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
@@ -137,7 +160,7 @@ pre {{ margin: 0; font-size: 12px; white-space: pre-wrap; }}
 <h1>Why do these runs differ?</h1>
 <p>Run A <code>{e(result.run_a)}</code> &mdash; run B <code>{e(result.run_b)}</code></p>
 <p class="headline">{headline}</p>
-<h2>Differences, likely cause first</h2>
+<h2>Differences, {"likely cause first" if cause else "ranked"}</h2>
 <table><tr><th>group</th><th>what</th><th>run A</th><th>run B</th><th>detail</th></tr>
 {"".join(rows) or '<tr><td colspan="5">none</td></tr>'}</table>
 <h2>Metrics</h2>
