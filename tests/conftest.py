@@ -10,16 +10,38 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.postgres import Postgres
+
+if TYPE_CHECKING:
+    from mlflow_repro.plugin.state import ProcessState
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Tags for a run a test makes with MlflowClient.create_run to hold a record of its own making
 # (a copy, an empty run): the plugin records nothing for it (as for a tool importing runs).
 NO_CAPTURE = {"repro.capture": "off"}
+
+
+@pytest.fixture
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> ProcessState:
+    """A fresh plugin process state (its ledger, capture, run count, jobs, retries) in place of
+    this process's, for the test: the one object the plugin keeps. What was installed into the
+    interpreter stays this process's (an audit hook cannot be removed, the finder is on
+    `sys.meta_path`): the capture id the hooks compare with, the import finder, the input watch
+    and whether the generators' imports are watched are the real state's."""
+    from mlflow_repro.plugin import state
+
+    real, fresh = state.process(), state.ProcessState()
+    fresh.capture_id, fresh.finder = real.capture_id, real.finder
+    fresh.generators_watched = real.generators_watched
+    fresh.inputs_root, fresh.inputs_lock = real.inputs_root, real.inputs_lock
+    fresh.opened, fresh.written = real.opened, real.written
+    monkeypatch.setattr(state, "_PROCESS", fresh)
+    return fresh
 
 
 def run(

@@ -7,19 +7,24 @@ import random
 import numpy as np
 import pytest
 
-from mlflow_repro import _startup, seed_everything, seeding
+from mlflow_repro import seed_everything, seeding
+from mlflow_repro.plugin.state import ProcessState
+from mlflow_repro.rng.generators import GENERATORS
+from mlflow_repro.rng.ledger import Ledger
 
 
 @pytest.fixture(autouse=True)
-def ledger(monkeypatch: pytest.MonkeyPatch) -> _startup.Ledger:
+def ledger(monkeypatch: pytest.MonkeyPatch, fresh_process: ProcessState) -> Ledger:
     monkeypatch.delenv("MLFLOW_REPRO_SEED", raising=False)
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    fresh = _startup.Ledger()
-    monkeypatch.setattr(_startup, "LEDGER", fresh)
-    return fresh
+    # The seeding functions observed into the fresh ledger, as the plugin does at load.
+    for name, module in (("random", random), ("numpy.random", np.random)):
+        monkeypatch.setattr(module, "seed", module.seed)  # the plugin's observer back after
+        GENERATORS[name].watch(module, fresh_process.ledger)
+    return fresh_process.ledger
 
 
-def test_returns_the_seed_and_seeds_python_and_numpy(ledger: _startup.Ledger) -> None:
+def test_returns_the_seed_and_seeds_python_and_numpy(ledger: Ledger) -> None:
     assert seed_everything(1234) == 1234
     assert random.random() == random.Random(1234).random()
     assert np.random.rand() == np.random.RandomState(1234).rand()
@@ -36,15 +41,13 @@ def test_hands_the_seed_to_children_and_sets_cublas_workspace() -> None:
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
-def test_seed_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, ledger: _startup.Ledger
-) -> None:
+def test_seed_from_the_environment(monkeypatch: pytest.MonkeyPatch, ledger: Ledger) -> None:
     monkeypatch.setenv("MLFLOW_REPRO_SEED", "99")
     assert seed_everything() == 99
     assert ledger.explicit is not None and ledger.explicit.source == "environment"
 
 
-def test_fresh_seed_when_none_is_given(ledger: _startup.Ledger) -> None:
+def test_fresh_seed_when_none_is_given(ledger: Ledger) -> None:
     seed = seed_everything()
     assert 0 <= seed <= 2**32 - 1
     assert ledger.explicit is not None and ledger.explicit.source == "fresh"
@@ -72,7 +75,7 @@ def test_a_bad_environment_seed_says_which_variable(monkeypatch: pytest.MonkeyPa
         seed_everything()
 
 
-def test_its_own_seeding_is_not_taken_for_the_users(ledger: _startup.Ledger) -> None:
+def test_its_own_seeding_is_not_taken_for_the_users(ledger: Ledger) -> None:
     seed_everything(5)
     assert ledger.user_calls == []
     np.random.seed(6)  # the user's own call, after: observed
@@ -80,13 +83,13 @@ def test_its_own_seeding_is_not_taken_for_the_users(ledger: _startup.Ledger) -> 
 
 
 def test_the_manifest_names_seed_everything_and_generators_seeded_after_it(
-    ledger: _startup.Ledger,
+    ledger: Ledger,
 ) -> None:
     from mlflow_repro.capture.seeds import collect_seeds
 
     seed_everything(8, deterministic=False)
     ledger.add_seeded("torch")  # imported afterwards: the import hook seeded it with 8
-    seeds, _ = collect_seeds()
+    seeds, _ = collect_seeds(None, ledger)
     assert seeds.seed == 8 and seeds.source == "seed_everything:argument"
     assert seeds.seeded[-1] == "torch" and "numpy.random" in seeds.seeded
     assert seeds.replay_env["MLFLOW_REPRO_SEED"] == "8"

@@ -194,7 +194,7 @@ def install(force: bool = False) -> None:
     if os.environ.get("MLFLOW_REPRO_DISABLE") == "1":
         return
     try:
-        from mlflow_repro.importhook import after_import
+        from mlflow_repro.plugin.importhook import after_import
 
         after_import(MODULE, _wrap)
     except Exception as exc:

@@ -1,7 +1,7 @@
 """The names mlflow-repro's parts share: environment variables and MLflow tags.
 
 Plugin, capture and replay meet here (and in the manifest), never by importing one another.
-This module holds constants only: `_startup` imports it at `import mlflow`.
+This module holds constants only: the plugin imports it at `import mlflow`.
 """
 
 # Environment variables a user sets

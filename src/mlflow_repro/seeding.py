@@ -12,9 +12,9 @@ import random
 import sys
 from typing import Any
 
-from mlflow_repro import _startup
-from mlflow_repro._startup import GENERATORS, MAX_SEED, install_hook
 from mlflow_repro.names import SEED_VAR
+from mlflow_repro.plugin.state import process
+from mlflow_repro.rng.generators import GENERATORS, MAX_SEED
 
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
 
@@ -65,7 +65,8 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
     import numpy.random  # noqa: F401 (a dependency of mlflow-repro, and cheap: always seeded)
 
-    ledger = _startup.LEDGER
+    state = process()
+    ledger = state.ledger
     seeded = []
     with ledger.ours():  # these calls are ours, not the user's: not recorded as user seeds
         for name, generator in GENERATORS.items():
@@ -77,7 +78,9 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
                 generator.make_deterministic(module)
             seeded.append(name)
     ledger.record_seed_everything(seed, source, deterministic, seeded)
-    install_hook()
+    from mlflow_repro.plugin.autoseed import watch_imports
+
+    watch_imports(state)  # frameworks imported from now on get this seed
     os.environ[SEED_VAR] = str(seed)
     return seed
 
@@ -85,8 +88,9 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
 def _current_seed(seed: int | None) -> int:
     if seed is not None:
         return validate_seed(seed)
-    if _startup.LEDGER.seed is not None:
-        return _startup.LEDGER.seed
+    ledger = process().ledger
+    if ledger.seed is not None:
+        return ledger.seed
     raise ValueError("no seed given and none in effect: call seed_everything() first")
 
 
@@ -113,6 +117,6 @@ def seed_worker(worker_id: int) -> None:
     import torch
 
     worker_seed = torch.initial_seed() % 2**32
-    with _startup.LEDGER.ours():
+    with process().ledger.ours():
         numpy.random.seed(worker_seed)
         random.seed(worker_seed)

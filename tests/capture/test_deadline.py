@@ -41,7 +41,9 @@ def test_a_collector_past_the_deadline_gives_its_default_and_loses_its_payloads(
     monkeypatch.setattr(capture_module, "collect_environment", environment)
     monkeypatch.setattr(capture_module, "collect_data", lambda start, top: (Data(dvc_root="."), []))
     monkeypatch.setattr(capture_module, "collect_platform", lambda: (Platform(system="Test"), []))
-    monkeypatch.setattr(capture_module, "collect_seeds", lambda staging: (Seeds(seed=3), []))
+    monkeypatch.setattr(
+        capture_module, "collect_seeds", lambda staging, ledger: (Seeds(seed=3), [])
+    )
     monkeypatch.setattr(capture_module, "collect_gpu", lambda timeout: (Gpu(), ["no driver"]))
 
     captured = capture(start=tmp_path, settings=Settings(timeout_seconds=0.3))

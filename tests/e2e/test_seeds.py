@@ -107,8 +107,8 @@ def test_a_seed_the_user_set_is_never_overridden(tmp_path: Path, script_text: st
     assert calls == ([("numpy.random.seed", "7")] if seeded_after else [])
     # The state in effect when the plugin loaded is recorded: seed 7, one draw made before it
     # loaded when the program seeded first.
-    from mlflow_repro._startup import snapshot
     from mlflow_repro.capture.seeds import state_digest
+    from mlflow_repro.rng.generators import snapshot
 
     state = np.random.RandomState(7)
     if not seeded_after:

@@ -1,5 +1,5 @@
 """Replay meets capture only through the manifest (and names.py): no module of replay imports
-the plugin, the start-up hook or a collector."""
+the plugin (its process state, automatic seeding, publishing), the seed ledger or a collector."""
 
 from __future__ import annotations
 
@@ -12,12 +12,9 @@ from tests.conftest import REPO_ROOT
 
 REPLAY = REPO_ROOT / "src" / "mlflow_repro" / "replay"
 FORBIDDEN = (
-    "mlflow_repro.plugin",
-    "mlflow_repro._startup",
+    "mlflow_repro.plugin",  # the provider, its process state, publishing, automatic seeding
     "mlflow_repro.capture",
-    "mlflow_repro.resumed",
-    "mlflow_repro.session",
-    "mlflow_repro.publish",
+    "mlflow_repro.rng",
 )
 
 

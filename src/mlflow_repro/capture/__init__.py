@@ -29,6 +29,7 @@ from mlflow_repro.capture.seeds import collect_seeds
 from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Code, Data, Environment, Gpu, Launch, Manifest, Platform, Seeds
+from mlflow_repro.rng.ledger import Ledger
 from mlflow_repro.secrets import redact_argv
 
 RUN_SECTIONS = ("code", "data")  # what `run_state` takes again for each run
@@ -119,8 +120,8 @@ class Captured:
 
 
 def start_directory() -> Path:
-    """Where this process started (`session.START_DIR`), else the working directory now."""
-    from mlflow_repro.session import START_DIR
+    """Where this process started (`startdir.START_DIR`), else the working directory now."""
+    from mlflow_repro.startdir import START_DIR
 
     return Path(START_DIR) if START_DIR else Path.cwd()
 
@@ -228,9 +229,12 @@ def run_state(settings: Settings | None = None) -> RunState:
     return RunState(sections["code"], sections["data"], staging, errors)
 
 
-def capture(start: Path | None = None, settings: Settings | None = None) -> Captured:
+def capture(
+    start: Path | None = None, settings: Settings | None = None, ledger: Ledger | None = None
+) -> Captured:
     """Collect everything about this process's code, environment, data and machine (its launch
-    record as a plain process's first run: `Captured.for_run` makes each run's own)."""
+    record as a plain process's first run: `Captured.for_run` makes each run's own); the seeds
+    from the process's seed `ledger` (the plugin passes its own)."""
     from mlflow_repro import __version__
 
     began = time.perf_counter()
@@ -243,7 +247,7 @@ def capture(start: Path | None = None, settings: Settings | None = None) -> Capt
         **_run_jobs(start, top, run_staging, settings, partial),
         "environment": lambda: collect_environment(start, top, staging),
         "platform": collect_platform,
-        "seeds": lambda: collect_seeds(staging),
+        "seeds": lambda: collect_seeds(staging, ledger),
         "gpu": lambda: collect_gpu(timeout=min(5.0, settings.timeout_seconds)),
     }
     defaults = {

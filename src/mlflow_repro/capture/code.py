@@ -284,7 +284,7 @@ def tracking_store_paths() -> tuple[set[Path], list[Path]]:
             uri = str(mlflow.get_tracking_uri())
     # MLflow resolves a relative store against the working directory it had when it opened
     # it: where the process started, or where a chdir before the run left it.
-    from mlflow_repro.session import START_DIR
+    from mlflow_repro.startdir import START_DIR
 
     bases = list(dict.fromkeys([Path.cwd(), *([Path(START_DIR)] if START_DIR else [])]))
     folders = [base / name for base in bases for name in ("mlruns", "mlartifacts")]

@@ -1,8 +1,8 @@
 """Collect the seeds in effect at run start, the determinism switches, and an RNG fingerprint.
 
-Reads the seed ledger (`mlflow_repro._startup.LEDGER`: automatic seeding at import,
-`seed_everything`, the user's seeding calls); frameworks are inspected only when the user's code
-already imported them.
+Reads the seed ledger (`rng/ledger.py`, held by the plugin's process state and passed in:
+automatic seeding at import, `seed_everything`, the user's seeding calls); frameworks are
+inspected only when the user's code already imported them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import os
 import sys
 from typing import Any
 
-from mlflow_repro import _startup
-from mlflow_repro._startup import rng_fingerprint
 from mlflow_repro.capture.platform import ENV_ALLOWLIST
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.manifest import Payload, SeedCall, Seeds
 from mlflow_repro.names import SEED_VAR
+from mlflow_repro.rng.generators import rng_fingerprint
+from mlflow_repro.rng.ledger import Ledger
 
 STATE_PAYLOAD = "seeds/rng_state.json"
 STATE_FORMAT = 1
@@ -58,9 +58,7 @@ def state_digest(state: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _preloaded(
-    ledger: _startup.Ledger, staging: Staging | None
-) -> tuple[dict[str, str], Payload | None]:
+def _preloaded(ledger: Ledger, staging: Staging | None) -> tuple[dict[str, str], Payload | None]:
     digests = {
         name: "unrecorded" if state is None else state_digest(state)
         for name, state in ledger.preloaded.items()
@@ -73,7 +71,7 @@ def _preloaded(
     return digests, staging.add(STATE_PAYLOAD, data)
 
 
-def _applied(ledger: _startup.Ledger) -> tuple[int | None, str, list[str]]:
+def _applied(ledger: Ledger) -> tuple[int | None, str, list[str]]:
     """The seed mlflow-repro applied, its source, and the generators seeded with it."""
     explicit = ledger.explicit
     if explicit is not None:
@@ -84,9 +82,13 @@ def _applied(ledger: _startup.Ledger) -> tuple[int | None, str, list[str]]:
     return None, "none", []
 
 
-def collect_seeds(staging: Staging | None = None) -> tuple[Seeds, list[str]]:
-    """The seeds section; with `staging`, the preloaded generators' states become a payload."""
-    ledger = _startup.LEDGER
+def collect_seeds(
+    staging: Staging | None = None, ledger: Ledger | None = None
+) -> tuple[Seeds, list[str]]:
+    """The seeds section from the process's seed `ledger` (the plugin's process state holds it;
+    none: nothing was seeded or observed); with `staging`, the preloaded generators' states
+    become a payload."""
+    ledger = ledger if ledger is not None else Ledger()
     seed, source, seeded = _applied(ledger)
     replay_env = {k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ}
     if seed is not None:

@@ -19,7 +19,7 @@ import sys
 import threading
 from typing import Any
 
-from mlflow_repro import session
+from mlflow_repro.plugin.state import process
 
 JOIN_SECONDS = 60.0  # how long ending a run (or the process) waits for its record
 RETURN_SECONDS = 0.5  # how long the capture waits for start_run to return (then goes on anyway)
@@ -82,8 +82,8 @@ class RunJob:
         if self._published is None:
             return
         try:
-            from mlflow_repro.inputs import with_ignored_inputs
-            from mlflow_repro.publish import amend
+            from mlflow_repro.plugin.inputs import with_ignored_inputs
+            from mlflow_repro.plugin.publish import amend
 
             manifest, cells = self._published, None
             if manifest.launch.session is not None:  # the cells run since the run started
@@ -113,7 +113,7 @@ class RunJob:
         try:
             from mlflow_repro.capture import run_state
 
-            captured = session.process_capture()
+            captured = process().process_capture()
             # The first run takes the process capture's code; a later one its own, now.
             state = None if self._first else run_state()
         except Exception as exc:  # recorded on the run
@@ -131,7 +131,7 @@ class RunJob:
 
     def _publish(self, captured: Any, state: Any) -> None:
         from mlflow_repro.manifest import Launch
-        from mlflow_repro.publish import publish
+        from mlflow_repro.plugin.publish import publish
 
         manifest = captured.for_run(Launch(launcher="python", run_index=self._index), state)
         if self._fingerprint:
@@ -143,62 +143,59 @@ class RunJob:
         if publish(self._client, self._run, own, manifest, with_tags=True):
             self._published = manifest
         else:
-            from mlflow_repro.later import retry_at_exit
+            from mlflow_repro.plugin.later import retry_at_exit
 
             retry_at_exit(self._client, self._run, own, manifest, with_tags=True)
 
 
-_local = threading.local()  # the job tags() started, for the create_run in the same thread
-_by_run: dict[str, RunJob] = {}
-_lock = threading.Lock()
-_begun = 0  # jobs started in this process
-
-
 def _first_job() -> bool:
     """Whether this is the process's first job (and registers the exit join with it)."""
-    global _begun
-    with _lock:
-        _begun += 1
-        if _begun > 1:
+    state = process()
+    with state.jobs_lock:
+        state.jobs_begun += 1
+        if state.jobs_begun > 1:
             return False
-    from mlflow_repro.later import at_exit
+    from mlflow_repro.plugin.later import at_exit
 
     at_exit(join_all)
-    return session.captured() is None
+    return state.captured is None
 
 
 def begin() -> None:
     """A run is about to be created in this thread: start its job."""
     fingerprint = None
     try:
-        from mlflow_repro._startup import rng_fingerprint
+        from mlflow_repro.rng.generators import rng_fingerprint
 
         fingerprint = rng_fingerprint()
     except Exception as exc:
         print(f"mlflow-repro: no run-start RNG fingerprint: {exc}", file=sys.stderr)
-    previous = getattr(_local, "job", None)
+    here = process().job_here
+    previous = getattr(here, "job", None)
     if previous is not None:  # tags() asked before, and no run came of it
         previous.cancel()
-    _local.job = RunJob(fingerprint, _first_job())
+    here.job = RunJob(fingerprint, _first_job())
 
 
 def created(client: Any, run: Any) -> None:
     """MLflow created `run` with our capture id: hand it to the job its tags() started (a new
     job when tags were resolved in another thread)."""
-    job = getattr(_local, "job", None)
-    _local.job = None
+    state = process()
+    job = getattr(state.job_here, "job", None)
+    state.job_here.job = None
     if job is None:
         begin()
-        job, _local.job = _local.job, None
-    with _lock:
-        _by_run[run.info.run_id] = job
-    job.attach(client, run, session.next_run_index())
+        job, state.job_here.job = state.job_here.job, None
+    with state.jobs_lock:
+        state.jobs_by_run[run.info.run_id] = job
+    job.attach(client, run, state.next_run_index())
 
 
 def ending(run_id: str) -> None:
     """The run `run_id` is being marked ended: its record first (bounded)."""
-    with _lock:
-        job = _by_run.pop(run_id, None)
+    state = process()
+    with state.jobs_lock:
+        job = state.jobs_by_run.pop(run_id, None)
     if job is not None and job.join():
         job.finish()
     elif job is not None:
@@ -207,23 +204,24 @@ def ending(run_id: str) -> None:
             f"(waited {JOIN_SECONDS:.0f} s); it goes on until the process exits",
             file=sys.stderr,
         )
-        with _lock:
-            _by_run[run_id] = job
+        with state.jobs_lock:
+            state.jobs_by_run[run_id] = job
 
 
 def join_all() -> None:
     """At exit: every record logged (bounded), jobs that never got a run cancelled."""
-    job = getattr(_local, "job", None)
+    state = process()
+    job = getattr(state.job_here, "job", None)
     if job is not None:
         job.cancel()
-    with _lock:
-        jobs, _by_run_copy = list(_by_run.values()), dict(_by_run)
-        _by_run.clear()
-    for job in jobs:
+    with state.jobs_lock:
+        by_run = dict(state.jobs_by_run)
+        state.jobs_by_run.clear()
+    for job in dict.fromkeys(by_run.values()):
         if job.join():
             job.finish()
         else:
-            runs = [r for r, j in _by_run_copy.items() if j is job]
+            runs = [r for r, j in by_run.items() if j is job]
             print(
                 f"mlflow-repro: gave up waiting for the record of run {', '.join(runs)} after "
                 f"{JOIN_SECONDS:.0f} s; it holds no manifest",

@@ -15,16 +15,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlflow_repro import session
 from mlflow_repro.names import CAPTURE_ID_TAG, CAPTURED_RUN_VAR, STATUS_TAG, TAG_PREFIX
+from mlflow_repro.plugin.state import process
 
 if TYPE_CHECKING:
     from mlflow_repro.manifest import Manifest
 
 JOIN_TIMEOUT_SECONDS = 60.0
-
-_pending: list[threading.Thread] = []
-_published: dict[str, Manifest] = {}  # run id -> the manifest logged to it (refreshed at exit)
 
 
 def _capture(run_id: str, run_index: int) -> None:
@@ -35,7 +32,7 @@ def _capture(run_id: str, run_index: int) -> None:
         from mlflow_repro.capture import source_directory
         from mlflow_repro.capture.code import repository_root
         from mlflow_repro.capture.launch import project_launch
-        from mlflow_repro.publish import publish
+        from mlflow_repro.plugin.publish import publish
 
         client = MlflowClient()
         run = client.get_run(run_id)  # first: the job may log params of its own meanwhile
@@ -44,13 +41,14 @@ def _capture(run_id: str, run_index: int) -> None:
         top = repository_root(source_directory())
         projects = [Path.cwd(), *([top] if top else [])]
         launch = project_launch(run.data.tags, run.data.params, projects)
-        captured = session.process_capture()
+        state = process()
+        captured = state.process_capture()
         manifest = captured.for_run(dataclasses.replace(launch, run_index=run_index))
-        client.set_tag(run_id, CAPTURE_ID_TAG, session.CAPTURE_ID)
+        client.set_tag(run_id, CAPTURE_ID_TAG, state.capture_id)
         if publish(client, run, captured, manifest, with_tags=True):
-            _published[run_id] = manifest
+            state.resumed_published[run_id] = manifest
         else:
-            from mlflow_repro.later import retry_at_exit
+            from mlflow_repro.plugin.later import retry_at_exit
 
             retry_at_exit(client, run, captured, manifest, with_tags=True)
     except Exception as exc:  # the user's run goes on whatever happens here
@@ -72,7 +70,7 @@ def _refresh_seeds(run_id: str, manifest: Manifest) -> Manifest:
     from mlflow_repro.capture.seeds import collect_seeds
 
     old = manifest.seeds
-    seeds, _ = collect_seeds()
+    seeds, _ = collect_seeds(None, process().ledger)
     seeds = dataclasses.replace(seeds, rng_fingerprint=old.rng_fingerprint, state=old.state)
     blas = loaded_blas()
     if seeds == old and blas == manifest.platform.blas:
@@ -82,7 +80,7 @@ def _refresh_seeds(run_id: str, manifest: Manifest) -> Manifest:
     from mlflow.tracking.client import MlflowClient
 
     from mlflow_repro.manifest import MANIFEST_ARTIFACT
-    from mlflow_repro.publish import log_manifest, within_limits
+    from mlflow_repro.plugin.publish import log_manifest, within_limits
 
     manifest = dataclasses.replace(manifest, seeds=seeds, platform=platform)
     client = MlflowClient()
@@ -95,9 +93,10 @@ def _refresh_seeds(run_id: str, manifest: Manifest) -> Manifest:
 
 
 def _wait_for_pending() -> None:
-    for thread in _pending:
+    state = process()
+    for thread in state.resumed_threads:
         thread.join(JOIN_TIMEOUT_SECONDS)
-    for run_id, manifest in list(_published.items()):
+    for run_id, manifest in list(state.resumed_published.items()):
         try:
             manifest = _refresh_seeds(run_id, manifest)
         except Exception as exc:  # never fail the user's exit
@@ -105,8 +104,8 @@ def _wait_for_pending() -> None:
         try:  # the files the job read that the record cannot rebuild: known only now
             from mlflow.tracking.client import MlflowClient
 
-            from mlflow_repro.inputs import with_ignored_inputs
-            from mlflow_repro.publish import amend
+            from mlflow_repro.plugin.inputs import with_ignored_inputs
+            from mlflow_repro.plugin.publish import amend
 
             amended = with_ignored_inputs(manifest)
             if amended is not None:
@@ -117,19 +116,19 @@ def _wait_for_pending() -> None:
 
 def _mark_run_start() -> None:
     """The RNG fingerprint now, before the job draws or seeds (the capture thread comes later)."""
-    from mlflow_repro import _startup
-    from mlflow_repro._startup import rng_fingerprint
+    from mlflow_repro.rng.generators import rng_fingerprint
 
-    _startup.LEDGER.mark_run_start(rng_fingerprint())
+    process().ledger.mark_run_start(rng_fingerprint())
 
 
 def start() -> None:
     """Start capturing for the run in MLFLOW_RUN_ID, once per run across child processes."""
     run_id = os.environ.get("MLFLOW_RUN_ID")
-    if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not session.enabled():
+    state = process()
+    if not run_id or os.environ.get(CAPTURED_RUN_VAR) == run_id or not state.enabled():
         return
     os.environ[CAPTURED_RUN_VAR] = run_id
-    run_index = session.next_run_index()
+    run_index = state.next_run_index()
     try:
         _mark_run_start()
     except Exception as exc:
@@ -137,9 +136,9 @@ def start() -> None:
     thread = threading.Thread(
         target=_capture, args=(run_id, run_index), daemon=True, name="mlflow-repro-capture"
     )
-    if not _pending:
-        from mlflow_repro.later import at_exit
+    if not state.resumed_threads:
+        from mlflow_repro.plugin.later import at_exit
 
         at_exit(_wait_for_pending)
-    _pending.append(thread)
+    state.resumed_threads.append(thread)
     thread.start()

@@ -3,26 +3,29 @@ manifest; `tags()` answers only `start_run`, within MLflow's limits, and never r
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlflow_repro import plugin, runjob, session
+from mlflow_repro import plugin
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.manifest.status import status
-from mlflow_repro.publish import MAX_TAG_KEY, MAX_TAG_VALUE
+from mlflow_repro.plugin import hooks
+from mlflow_repro.plugin.publish import MAX_TAG_KEY, MAX_TAG_VALUE
+from mlflow_repro.plugin.state import ProcessState
 from tests.captures import small_capture
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+def captured(fresh_process: ProcessState) -> Iterator[Captured]:
     """This process's capture, made already (a small one), and no run started yet."""
     made = small_capture()
-    monkeypatch.setattr(session, "_captured", made)
-    monkeypatch.setattr(session, "_runs_started", 0)
-    monkeypatch.setattr(runjob, "_begun", 0)
+    fresh_process.captured = made
     yield made
     made.staging.cleanup()
 
@@ -85,7 +88,7 @@ def test_a_parent_and_its_nested_run_each_get_their_own_manifest_and_code_state(
             Path(local) / "git.diff"
         ).read_text() == f"diff --git a/{commit[0]}.py b/{commit[0]}.py\n"
         tags = client.get_run(run_id).data.tags
-        assert tags["repro.capture.id"] == session.CAPTURE_ID
+        assert tags["repro.capture.id"] == captured_id()
         assert tags["repro.git.commit"] == commit
         assert tags["repro.status"] == status(manifest)[0]  # set once repro/ was logged
         assert client.get_run(run_id).info.status == "FINISHED"
@@ -93,24 +96,24 @@ def test_a_parent_and_its_nested_run_each_get_their_own_manifest_and_code_state(
 
 
 def test_the_tags_given_with_a_new_run_claim_nothing_but_the_capture(
-    monkeypatch: pytest.MonkeyPatch, captured: Captured
+    monkeypatch: pytest.MonkeyPatch, captured: Captured, fresh_process: ProcessState
 ) -> None:
     """The status and the manifest's tags come once repro/ is logged: at the start only the
     capture id (how the create_run hook knows the run) and a replay's token."""
-    monkeypatch.setattr(plugin, "_asked_for_a_new_run", lambda: True)
+    monkeypatch.setattr(hooks, "asked_for_a_new_run", lambda: True)
     monkeypatch.setenv("MLFLOW_REPRO_REPLAY_TOKEN", "t" * 9000)
     tags = plugin.ReproRunContext().tags()
-    runjob._local.job.cancel()  # no run follows here
+    fresh_process.job_here.job.cancel()  # no run follows here
     assert set(tags) == {"repro.capture.id", "repro.replay.token"}
-    assert tags["repro.capture.id"] == session.CAPTURE_ID
+    assert tags["repro.capture.id"] == captured_id()
     assert all(len(k) <= MAX_TAG_KEY and len(v) <= MAX_TAG_VALUE for k, v in tags.items())
 
 
 def test_tags_are_empty_unless_a_new_run_asks(
-    monkeypatch: pytest.MonkeyPatch, captured: Captured
+    monkeypatch: pytest.MonkeyPatch, captured: Captured, fresh_process: ProcessState
 ) -> None:
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    monkeypatch.setattr(session, "_captured", None)
+    fresh_process.captured = None
     provider = plugin.ReproRunContext()
     assert provider.in_context()
     assert provider.tags() == {}  # asked directly, as a dataset or a trace would
@@ -118,9 +121,15 @@ def test_tags_are_empty_unless_a_new_run_asks(
     from mlflow.tracking.context.registry import resolve_tags
 
     assert "repro.capture.id" not in _resolved_inside_mlflow()
-    assert session.captured() is None  # and nothing was captured for them
+    assert fresh_process.captured is None  # and nothing was captured for them
     assert "repro.capture.id" in resolve_tags()  # user code creating a run (as Lightning does)
-    runjob._local.job.cancel()
+    fresh_process.job_here.job.cancel()
+
+
+def captured_id() -> str:
+    from mlflow_repro.plugin.state import process
+
+    return process().capture_id
 
 
 def _resolved_inside_mlflow() -> dict[str, str]:
@@ -134,7 +143,7 @@ def _resolved_inside_mlflow() -> dict[str, str]:
 
 
 def test_a_failing_capture_is_an_errors_tag_on_the_run_not_an_exception(
-    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_process: ProcessState
 ) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -144,7 +153,7 @@ def test_a_failing_capture_is_an_errors_tag_on_the_run_not_an_exception(
 
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(session, "process_capture", broken)
+    monkeypatch.setattr(fresh_process, "process_capture", broken)
     with mlflow.start_run() as run:
         pass
     tags = MlflowClient().get_run(run.info.run_id).data.tags
@@ -164,20 +173,43 @@ def test_the_entry_point_loads_the_provider() -> None:
     assert entry.load() is plugin.ReproRunContext
 
 
-def test_importing_the_plugin_stays_cheap() -> None:
-    """MLflow imports it (and so the package and its lazy public API) at `import mlflow`,
-    before mlflow itself is fully loaded."""
-    import subprocess
-    import sys
+LOADED_AT_IMPORT_MLFLOW = """
+import sys
+before = set(sys.modules)
+from mlflow_repro.plugin import ReproRunContext
+ReproRunContext()
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
 
-    code = (
-        "import sys, mlflow_repro.plugin\n"
-        "heavy = ('mlflow', 'numpy', 'yaml', 'mlflow_repro.capture', 'mlflow_repro.manifest',"
-        " 'mlflow_repro.resumed', 'mlflow_repro.publish', 'mlflow_repro.replay')\n"
-        "print([m for m in heavy if m in sys.modules])"
+
+def test_the_plugin_loads_only_its_own_small_modules_at_import_mlflow() -> None:
+    """The provider is made at `import mlflow`, in every MLflow process: what it loads then
+    (process state, automatic seeding, the import finder, the hooks, the input watch) costs every
+    MLflow user. Only its own small modules and standard ones MLflow loads anyway (re, pathlib,
+    typing); the capture, the manifest, numpy and mlflow itself come later, when a run starts."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_AT_IMPORT_MLFLOW],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_REPRO_AUTO_SEED": "1"},
+        check=True,
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    loaded = set(done.stdout.split())
+    ours = {m for m in loaded if m.startswith("mlflow_repro")}
+    assert ours <= {
+        "mlflow_repro",
+        "mlflow_repro.errors",
+        "mlflow_repro.launchguard",
+        "mlflow_repro.names",
+        "mlflow_repro.startdir",
+        "mlflow_repro.rng",
+        "mlflow_repro.rng.generators",
+        "mlflow_repro.rng.ledger",
+        *(f"mlflow_repro.plugin{m}" for m in ("", ".state", ".importhook", ".autoseed")),
+        *(f"mlflow_repro.plugin.{m}" for m in ("hooks", "inputs", "replayguard")),
+    }, sorted(ours)
+    heavy = {"mlflow", "numpy", "json", "subprocess", "dataclasses", "hashlib", "yaml"}
+    assert not loaded & heavy, sorted(loaded & heavy)
 
 
 def test_runs_made_with_the_client_get_their_manifest_unless_switched_off(

@@ -14,24 +14,24 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from mlflow_repro.plugin.state import process
+
 if TYPE_CHECKING:
     from mlflow_repro.capture import Captured
     from mlflow_repro.manifest import Manifest
 
 RETRY_SECONDS = 30.0
 
-_failed: list[tuple[Any, Any, Captured, Manifest, bool]] = []
-_lock = threading.Lock()
-
 
 def retry_at_exit(
     client: Any, run: Any, captured: Captured, manifest: Manifest, *, with_tags: bool
 ) -> None:
     """Remember a failed `publish` to try again as the process exits."""
-    with _lock:
-        if not _failed:
+    state = process()
+    with state.retry_lock:
+        if not state.retries:
             at_exit(_retry_all)
-        _failed.append((client, run, captured, manifest, with_tags))
+        state.retries.append((client, run, captured, manifest, with_tags))
     print(
         f"mlflow-repro: repro/ for run {run.info.run_id} will be tried again as this process exits",
         file=sys.stderr,
@@ -53,8 +53,9 @@ def at_exit(hook: Any) -> None:
 
 
 def _retry_all() -> None:
-    with _lock:
-        pending, _failed[:] = list(_failed), []
+    state = process()
+    with state.retry_lock:
+        pending, state.retries[:] = list(state.retries), []
     if not pending:
         return
     thread = threading.Thread(
@@ -77,7 +78,7 @@ def _retry_all() -> None:
 
 def _retry(pending: list[tuple[Any, Any, Captured, Manifest, bool]]) -> None:
     from mlflow_repro.names import CAPTURE_ERRORS_TAG
-    from mlflow_repro.publish import publish
+    from mlflow_repro.plugin.publish import publish
 
     for client, run, captured, manifest, with_tags in pending:
         run_id = run.info.run_id

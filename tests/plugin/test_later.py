@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from mlflow_repro import later
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.manifest.status import status
-from mlflow_repro.publish import publish
+from mlflow_repro.plugin import later
+from mlflow_repro.plugin.publish import publish
+from mlflow_repro.plugin.state import ProcessState
 from tests.captures import small_capture
-from tests.test_publish import Client, Repository, a_run, logged
+from tests.plugin.test_publish import Client, Repository, a_run, logged
 
 ERRORS_TAG = "repro.capture.errors"
 
@@ -43,7 +44,9 @@ def captured() -> Iterator[Captured]:
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> dict[str, Exception | None]:
+def store(
+    monkeypatch: pytest.MonkeyPatch, fresh_process: ProcessState
+) -> dict[str, Exception | None]:
     """The artifact store: refuses writes while `store["error"]` is set."""
     from mlflow.store.artifact import artifact_repository_registry
 
@@ -54,7 +57,6 @@ def store(monkeypatch: pytest.MonkeyPatch) -> dict[str, Exception | None]:
 
     monkeypatch.setattr(artifact_repository_registry, "get_artifact_repository", get)
     monkeypatch.setattr(later, "at_exit", lambda hook: None)  # the test calls it
-    monkeypatch.setattr(later, "_failed", [])
     return state
 
 

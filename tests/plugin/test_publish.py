@@ -15,7 +15,7 @@ import pytest
 
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import Code, Launch, Manifest, SeedCall, Seeds
-from mlflow_repro.publish import MAX_TAG_KEY, MAX_TAG_VALUE, publish, within_limits
+from mlflow_repro.plugin.publish import MAX_TAG_KEY, MAX_TAG_VALUE, publish, within_limits
 from tests.captures import small_capture
 
 ERRORS_TAG = "repro.capture.errors"

@@ -61,7 +61,7 @@ def install() -> None:
     if not os.environ.get(REPLAY_OF_VAR):
         return
     try:
-        from mlflow_repro.importhook import after_import
+        from mlflow_repro.plugin.importhook import after_import
 
         after_import(MODULE, _wrap)
     except Exception as exc:

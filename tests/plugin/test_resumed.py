@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from mlflow_repro import _startup, resumed, session
 from mlflow_repro.capture import Captured
 from mlflow_repro.manifest import Manifest
 from mlflow_repro.names import CAPTURED_RUN_VAR
+from mlflow_repro.plugin import resumed
+from mlflow_repro.plugin.state import ProcessState, process
 from tests.captures import small_capture
 from tests.conftest import NO_CAPTURE
 
@@ -28,11 +29,9 @@ entry_points:
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+def captured(fresh_process: ProcessState) -> Iterator[Captured]:
     made = small_capture()
-    monkeypatch.setattr(session, "_captured", made)
-    monkeypatch.setattr(session, "_runs_started", 0)
-    monkeypatch.setattr(resumed, "_published", {})
+    fresh_process.captured = made
     yield made
     made.staging.cleanup()
 
@@ -72,18 +71,21 @@ def test_the_resumed_run_records_the_launch_mlflow_run_made(
     assert launch.parameters == {"conf_file": "confs/a.yaml"}
     assert (launch.env_manager, launch.backend, launch.run_index) == ("uv", "local", 0)
     tags = MlflowClient().get_run(run_id).data.tags
-    assert tags["repro.capture.id"] == session.CAPTURE_ID and "repro.manifest" in tags
+    assert tags["repro.capture.id"] == process().capture_id and "repro.manifest" in tags
 
 
 def test_seeds_set_by_the_job_are_refreshed_at_exit_and_the_launch_is_kept(
-    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, captured: Captured
+    tracking_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    captured: Captured,
+    fresh_process: ProcessState,
 ) -> None:
     from mlflow.tracking import MlflowClient
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "MLproject").write_text(MLPROJECT)
-    ledger = _startup.Ledger()
-    monkeypatch.setattr(_startup, "LEDGER", ledger)
+    ledger = fresh_process.ledger
     run_id = project_run(tmp_path)
     resumed._capture(run_id, 0)
     before = logged_manifest(run_id, tmp_path / "before")
@@ -122,20 +124,19 @@ def test_blas_libraries_loaded_after_capture_are_recorded_at_exit(
 
 
 def test_start_claims_the_first_run_index_marks_the_rng_and_captures_once(
-    monkeypatch: pytest.MonkeyPatch, captured: Captured
+    monkeypatch: pytest.MonkeyPatch, captured: Captured, fresh_process: ProcessState
 ) -> None:
     calls: list[tuple[str, int]] = []
-    ledger = _startup.Ledger()
-    monkeypatch.setattr(_startup, "LEDGER", ledger)
+    ledger = fresh_process.ledger
     monkeypatch.setattr(resumed, "_capture", lambda run_id, index: calls.append((run_id, index)))
     # Exit hook registered already: the test process's exit must not join or refresh anything.
-    pending: list[Any] = [threading.Thread(target=lambda: None)]
-    monkeypatch.setattr(resumed, "_pending", pending)
+    pending: list[Any] = fresh_process.resumed_threads
+    pending.append(threading.Thread(target=lambda: None))
     monkeypatch.setenv("MLFLOW_RUN_ID", "r1")
     monkeypatch.delenv(CAPTURED_RUN_VAR, raising=False)
     resumed.start()
     resumed.start()  # a second instantiation (or a child process): no second capture
     pending[-1].join(10)
     assert calls == [("r1", 0)] and len(pending) == 2
-    assert session.next_run_index() == 1  # a run start_run creates next is the second
+    assert fresh_process.next_run_index() == 1  # a run start_run creates next is the second
     assert ledger.run_start_fingerprint is not None

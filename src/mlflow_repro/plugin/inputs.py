@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlflow_repro.plugin.state import process
+
 if TYPE_CHECKING:
     from mlflow_repro.manifest import Manifest
+    from mlflow_repro.plugin.state import ProcessState
 
 LIMIT = 50_000  # files noted at most (a program reading more is named as such)
-
-_opened: set[str] = set()
-_written: set[str] = set()  # opened for writing: the run's outputs, even when read back later
-_lock = threading.Lock()
-_watching: list[str] = []  # the repository root watched, once set
 
 
 def _repository_of(start: str) -> str | None:
@@ -40,11 +37,12 @@ def _repository_of(start: str) -> str | None:
     return None
 
 
-def watch(start: str | None) -> None:
-    """Note the files opened for reading under the repository of `start` from now on."""
-    if _watching or start is None:
+def watch(state: ProcessState) -> None:
+    """Note, in `state`, the files opened under the repository the process started in, from now
+    on (once per process)."""
+    if state.inputs_root is not None or state.start_dir is None:
         return
-    root = _repository_of(start)
+    root = _repository_of(state.start_dir)
     if root is None:
         return
     prefix = root.rstrip(os.sep) + os.sep
@@ -76,21 +74,23 @@ def watch(start: str | None) -> None:
                 return
         if not path.startswith(prefix) or path.startswith(skip) or "__pycache__" in path:
             return
-        if len(_opened) + len(_written) < LIMIT:
-            with _lock:
-                (_written if writes else _opened).add(path)
+        if len(opened) + len(written) < LIMIT:
+            with lock:
+                (written if writes else opened).add(path)
 
-    _watching.append(root)
+    opened, written, lock = state.opened, state.written, state.inputs_lock
+    state.inputs_root = root
     sys.addaudithook(hook)
 
 
 def opened() -> list[str]:
     """The files noted so far, relative to the watched repository."""
-    if not _watching:
+    state = process()
+    if state.inputs_root is None:
         return []
-    root = Path(_watching[0])
-    with _lock:
-        paths = sorted(_opened - _written)  # a file the run wrote is its output
+    root = Path(state.inputs_root)
+    with state.inputs_lock:
+        paths = sorted(state.opened - state.written)  # a file the run wrote is its output
     return [Path(p).relative_to(root).as_posix() for p in paths]
 
 
@@ -102,7 +102,8 @@ def ignored_inputs(top: str | None, tracked_by_dvc: set[str], timeout: float = 1
     """The files this process read under `top` that git ignores and DVC does not track, that
     still exist (a file the run wrote and read back is not an input when it is gone). Raises
     CheckFailed when git cannot tell."""
-    if not _watching or top is None or Path(_watching[0]) != Path(top):
+    state = process()
+    if state.inputs_root is None or top is None or Path(state.inputs_root) != Path(top):
         return []
     from mlflow_repro.capture.code import tracking_store_paths
     from mlflow_repro.process import run
@@ -129,7 +130,7 @@ def ignored_inputs(top: str | None, tracked_by_dvc: set[str], timeout: float = 1
     )
     if done.returncode not in (0, 1):  # 1: none of them is ignored
         raise CheckFailed(f"git check-ignore: {done.reason}")
-    if len(_opened) + len(_written) >= LIMIT:
+    if len(state.opened) + len(state.written) >= LIMIT:
         raise CheckFailed(f"more than {LIMIT} files read in the repository: not all were noted")
     return sorted(p.decode("utf-8", "surrogateescape") for p in done.stdout.split(b"\0") if p)
 

@@ -1,10 +1,11 @@
-"""Automatic seeding at plugin load: one adapter per generator, one ledger; preloaded generators
+"""Automatic seeding at plugin load (`plugin/autoseed.py`): one adapter per generator
+(`rng/generators.py`), one ledger (`rng/ledger.py`) in the process state; preloaded generators
 keep their state, which is recorded as plain JSON data and restored from MLFLOW_REPRO_RNG_STATE."""
 
 from __future__ import annotations
 
-import ast
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -14,17 +15,20 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlflow_repro import _startup
 from mlflow_repro.capture.seeds import STATE_PAYLOAD, collect_seeds, state_digest
 from mlflow_repro.capture.staging import Staging
+from mlflow_repro.names import STATE_VAR
+from mlflow_repro.plugin import autoseed
+from mlflow_repro.plugin.state import ProcessState
+from mlflow_repro.rng import generators
+from mlflow_repro.rng.generators import GENERATORS
+from mlflow_repro.rng.ledger import Ledger
 from tests.conftest import require
 
 
 @pytest.fixture(autouse=True)
-def ledger(monkeypatch: pytest.MonkeyPatch) -> _startup.Ledger:
-    fresh = _startup.Ledger()
-    monkeypatch.setattr(_startup, "LEDGER", fresh)
-    return fresh
+def ledger(fresh_process: ProcessState) -> Ledger:
+    return fresh_process.ledger
 
 
 def draws(name: str) -> list[float]:
@@ -41,27 +45,27 @@ def draws(name: str) -> list[float]:
 def test_a_state_survives_json_and_restores_the_same_draws(name: str) -> None:
     require(None if name != "torch" else "torch")
     __import__(name)
-    module, generator = sys.modules[name], _startup.GENERATORS[name]
+    module, generator = sys.modules[name], GENERATORS[name]
     state = json.loads(json.dumps(generator.snapshot(module)))
     expected = draws(name)
     draws(name)  # move on, then go back
     generator.restore(module, state)
     assert draws(name) == expected
-    assert state_digest(state) != state_digest(_startup.snapshot(name, module))  # drawn since
+    assert state_digest(state) != state_digest(generators.snapshot(name, module))  # drawn since
 
 
 def test_preloaded_generators_are_kept_recorded_and_restored(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledger: Ledger
 ) -> None:
     monkeypatch.setattr(np.random, "seed", np.random.seed)  # undo the observer wrapping after
     np.random.seed(11)  # the program's own seed, set before the plugin loaded
-    numpy_random = _startup.GENERATORS["numpy.random"]
-    _startup._keep_preloaded(numpy_random, np.random)
+    numpy_random = GENERATORS["numpy.random"]
+    autoseed.keep_preloaded(numpy_random, np.random, ledger)
     assert np.random.rand() == np.random.RandomState(11).rand()  # not reseeded
 
     staging = Staging()
     try:
-        seeds, errors = collect_seeds(staging)
+        seeds, errors = collect_seeds(staging, ledger)
         assert errors == [] and seeds.state is not None
         assert seeds.state.path == f"repro/{STATE_PAYLOAD}"
         document = json.loads((staging.root / STATE_PAYLOAD).read_text())
@@ -72,17 +76,17 @@ def test_preloaded_generators_are_kept_recorded_and_restored(
     finally:
         staging.cleanup()
 
-    monkeypatch.setenv(_startup.STATE_VAR, str(path))
-    monkeypatch.setattr(_startup, "LEDGER", _startup.Ledger())
+    monkeypatch.setenv(STATE_VAR, str(path))
+    replayed = Ledger()  # the replay's process
     np.random.seed(99)  # a different process state: the file wins
-    _startup._read_states()
-    _startup._keep_preloaded(numpy_random, np.random)
-    assert _startup.LEDGER.restored == ["numpy.random"]
+    autoseed.read_states(replayed)
+    autoseed.keep_preloaded(numpy_random, np.random, replayed)
+    assert replayed.restored == ["numpy.random"]
     assert np.random.rand() == np.random.RandomState(11).rand()
 
 
 def test_tensorflow_state_is_named_unrecorded() -> None:
-    assert _startup.snapshot("tensorflow", object()) is None
+    assert generators.snapshot("tensorflow", object()) is None
 
 
 class Recorder:
@@ -125,11 +129,11 @@ def fake_tensorflow() -> tuple[SimpleNamespace, Recorder]:
     ],
 )
 def test_a_framework_imported_later_is_seeded_made_deterministic_and_observed(
-    ledger: _startup.Ledger, name: str, make: Any, seeding: str, switch: str, label: str
+    ledger: Ledger, name: str, make: Any, seeding: str, switch: str, label: str
 ) -> None:
     module, recorder = make()
     ledger.record_seed_everything(5, "argument", True, [])  # deterministic for later imports
-    _startup._on_import(_startup.GENERATORS[name], module)
+    autoseed.on_import(GENERATORS[name], module, ledger)
     assert (seeding, 5) in recorder.calls and switch in [c[0] for c in recorder.calls]
     assert ledger.seeded == [name] and ledger.user_calls == [] and ledger.errors == []
 
@@ -140,62 +144,48 @@ def test_a_framework_imported_later_is_seeded_made_deterministic_and_observed(
 
 
 def test_nothing_is_seeded_at_import_when_automatic_seeding_is_off(
-    ledger: _startup.Ledger,
+    ledger: Ledger,
 ) -> None:
     module, recorder = fake_torch()
-    _startup._on_import(_startup.GENERATORS["torch"], module)  # no seed chosen
+    autoseed.on_import(GENERATORS["torch"], module, ledger)  # no seed chosen
     assert recorder.calls == [] and ledger.seeded == []
 
 
 def test_a_generator_that_cannot_be_seeded_is_an_error_not_an_exception(
-    ledger: _startup.Ledger,
+    ledger: Ledger,
 ) -> None:
     ledger.choose_seed(1, "fresh")
-    _startup._on_import(_startup.GENERATORS["torch"], SimpleNamespace())  # no manual_seed
+    autoseed.on_import(GENERATORS["torch"], SimpleNamespace(), ledger)  # no manual_seed
     assert ledger.seeded == [] and ledger.errors[0].startswith("seeding torch: AttributeError")
 
 
 def test_an_unreadable_state_file_is_an_error_that_says_what_to_pass(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledger: Ledger
 ) -> None:
     bad = tmp_path / "state.json"
     bad.write_text("{not json")
-    monkeypatch.setenv(_startup.STATE_VAR, str(bad))
-    _startup._read_states()
-    assert _startup.LEDGER.restore == {}
-    (error,) = _startup.LEDGER.errors
+    monkeypatch.setenv(STATE_VAR, str(bad))
+    autoseed.read_states(ledger)
+    assert ledger.restore == {}
+    (error,) = ledger.errors
     assert str(bad) in error and "repro/seeds/rng_state.json" in error
 
 
 def test_the_state_file_is_taken_out_of_the_environment_for_children(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledger: Ledger
 ) -> None:
-    import os
-
     path = tmp_path / "rng_state.json"
     path.write_text(json.dumps({"format": 1, "generators": {"random": None}}))
-    monkeypatch.setenv(_startup.STATE_VAR, str(path))
-    _startup._read_states()
-    assert _startup.LEDGER.restore == {"random": None}
-    assert _startup.STATE_VAR not in os.environ
+    monkeypatch.setenv(STATE_VAR, str(path))
+    autoseed.read_states(ledger)
+    assert ledger.restore == {"random": None}
+    assert STATE_VAR not in os.environ
 
 
 def test_the_run_start_fingerprint_in_the_ledger_is_what_capture_records(
-    ledger: _startup.Ledger,
+    ledger: Ledger,
 ) -> None:
     ledger.mark_run_start("0123456789abcdef")
     random.random()  # the job draws after the mark: the recorded fingerprint does not move
-    seeds, _ = collect_seeds()
+    seeds, _ = collect_seeds(None, ledger)
     assert seeds.rng_fingerprint == "0123456789abcdef"
-
-
-def test_startup_imports_only_os_and_sys_at_load() -> None:
-    """It runs at `import mlflow`: anything heavier than os and sys costs every MLflow user."""
-    tree = ast.parse(Path(_startup.__file__).read_text())
-    imported = {"__future__"}
-    for node in tree.body:  # top level only: imports inside functions run when needed
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module or "")
-    assert imported == {"__future__", "os", "sys", "mlflow_repro.names"}
