@@ -405,14 +405,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Package by package (version, and sha256 where the serving side records "
         "it), Python and the project's wheel, between what the run was trained with and a "
         "serving environment: a requirements file (--against) or an interpreter (--python; "
-        "default: this one). Example: `mlflow-repro parity models:/classifier/3 --against "
-        "serving/requirements.txt`. Exit status: 0 match, 1 mismatch, 2 could not compare.",
+        "default: this one). Against a requirements file, what the logged model needs (its "
+        "MLmodel, requirements.txt, python_env.yaml) is read too: the model's own libraries "
+        "must be pinned as trained, its other requirements may be left to the installer, and "
+        "the packages only training had are summed up in one line. Example: `mlflow-repro "
+        "parity models:/classifier/3 --against serving/requirements.txt`. Exit status: 0 "
+        "match, 1 mismatch, 2 could not compare.",
     )
     parity.add_argument("target", help=TARGET_HELP)
     where = parity.add_mutually_exclusive_group()
     where.add_argument("--against", type=Path, help="the serving requirements file")
     where.add_argument("--python", help="the serving environment's python executable")
-    parity.add_argument("--all", action="store_true", help="also list matching and extra packages")
+    parity.add_argument(
+        "--all",
+        action="store_true",
+        help="also list matching, extra, unpinned and training-only packages one by one",
+    )
     parity.add_argument("--json", action="store_true", help="print the report as JSON")
     parity.set_defaults(handler=_parity)
 

@@ -196,6 +196,52 @@ def test_parity_names_the_one_package_that_differs(trained: Trained, tmp_path: P
     assert not [i for i in here.mismatches if i.name != "python"], here.mismatches
 
 
+def test_parity_against_a_two_line_serving_file_reads_what_the_model_needs(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """A serving requirements file pins the model's own libraries, not the training tools: the
+    logged model's MLmodel and requirements.txt say what it needs, the rest is summed up."""
+    from mlflow_repro.inspect.packages import parse_requirements
+
+    client = trained.client()
+    lock = parse_requirements(
+        Path(
+            client.download_artifacts(
+                trained.local_run, "repro/requirements.lock.txt", str(tmp_path)
+            )
+        ).read_text()
+    )
+    mlflow_version, sklearn = lock["mlflow"].version, lock["scikit-learn"].version
+    two = tmp_path / "requirements.txt"
+    two.write_text(f"mlflow=={mlflow_version}\nscikit-learn=={sklearn}\n")
+    cmd = [sys.executable, "-m", "mlflow_repro", "parity", trained.local_run[:8], "--against"]
+    env = venv_env(MLFLOW_TRACKING_URI=trained.uri)
+    done = run([*cmd, str(two)], cwd=tmp_path, env=env, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1].startswith("verdict: match"), done.stdout
+    assert (
+        f"its own libraries (MLmodel): mlflow {mlflow_version}, scikit-learn {sklearn}"
+        in (lines[1])
+    )
+    assert not [line for line in lines if line.split()[:1] == ["missing"]], done.stdout
+    assert len(lines) <= 7, done.stdout  # header, model, python, two summaries, verdict
+    assert [line.split()[0] for line in lines if "(--all lists them)" in line] in (
+        ["unpinned", "training-only"],
+        ["unpinned"],
+    ), done.stdout
+
+    other = tmp_path / "other.txt"
+    other.write_text(f"mlflow=={mlflow_version}\nscikit-learn==1.0.0\n")
+    done = run([*cmd, str(other)], cwd=tmp_path, env=env, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"version-differs scikit-learn: training {sklearn}, serving 1.0.0" in done.stdout
+    report = parity(trained.local_run, against=other, tracking_uri=trained.uri)
+    assert [(i.name, i.status) for i in report.mismatches] == [("scikit-learn", "version-differs")]
+    data = report.to_dict()
+    assert "scikit-learn" in data["model"] and data["counts"]["unpinned"] > 0
+
+
 def test_diff_of_runs_with_equal_metrics_finds_no_cause_and_lists_the_environment_manager(
     trained: Trained, tmp_path: Path
 ) -> None:

@@ -6,20 +6,31 @@ Serving side: a requirements file (versions and, when it has them, hashes), or a
 (its installed distributions and Python; default: this one). An installed distribution keeps no
 hash of the wheel it came from unless it was installed from a file (`direct_url.json`), so
 against an interpreter packages from an index are compared by version.
+
+Against a requirements file, what the run's logged model needs is read too (its MLmodel,
+`requirements.txt` and `python_env.yaml`): a serving file pins what it serves with, not the
+training tools. Every package both sides name is compared; of the rest, the model's own
+libraries (mlflow and each flavor's library, as MLmodel records them) must be pinned
+(`missing`), the model's other requirements may be left to the installer (`unpinned`), and what
+only training had (in the lock, not in the model's requirements) is `training-only`. Neither of
+the last two fails the check; each is summed up in one line.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlflow_repro import process
 from mlflow_repro.errors import ManifestError, UsageError
 from mlflow_repro.inspect.packages import Pin, parse_requirements
 from mlflow_repro.inspect.records import ParityItem, ParityReport
-from mlflow_repro.inspect.runs import client_for, load_record, resolve
+from mlflow_repro.inspect.runs import Target, client_for, load_record, resolve
 from mlflow_repro.uvexport import normalize
 
 PROBE = r"""
@@ -72,6 +83,197 @@ def _compare(name: str, trained: Pin, serving: Pin | None, hashed: bool) -> Pari
     return ParityItem(name, "match", trained.version, serving.version, "version")
 
 
+# A flavor in MLmodel -> the distribution that loads it (the flavor's own library).
+FLAVOR_PACKAGES = {
+    "sklearn": "scikit-learn",
+    "pytorch": "torch",
+    "keras": "keras",
+    "tensorflow": "tensorflow",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "catboost": "catboost",
+    "onnx": "onnx",
+    "statsmodels": "statsmodels",
+    "transformers": "transformers",
+    "spark": "pyspark",
+    "spacy": "spacy",
+    "prophet": "prophet",
+    "paddle": "paddlepaddle",
+    "h2o": "h2o",
+}
+MODEL_FILES = ("MLmodel", "requirements.txt", "python_env.yaml")
+NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)")
+
+
+@dataclass(frozen=True)
+class ModelNeeds:
+    """What a logged model says it needs to be served."""
+
+    described: str  # which model(s): "model 'model' (m-...)"
+    pins: dict[str, Pin] = field(default_factory=dict)  # its requirements.txt, `==` lines
+    names: frozenset[str] = frozenset()  # every package its requirements.txt names
+    core: dict[str, str] = field(default_factory=dict)  # mlflow and each flavor's library
+    python: str | None = None  # python_env.yaml
+
+
+def read_model_needs(folder: Path, described: str) -> ModelNeeds | None:
+    """The needs a model's files in `folder` state (MLmodel, requirements.txt, python_env.yaml);
+    None when it holds none of them."""
+    import yaml
+
+    found = {name: folder / name for name in MODEL_FILES if (folder / name).is_file()}
+    if not found:
+        return None
+    pins: dict[str, Pin] = {}
+    names: set[str] = set()
+    if "requirements.txt" in found:
+        text = found["requirements.txt"].read_text("utf-8")
+        pins = parse_requirements(text)
+        for line in text.splitlines():
+            match = NAME.match(line.strip())
+            if match and not line.strip().startswith(("-", ".", "#")):
+                names.add(normalize(match.group(1)))
+        names |= set(pins)
+    core: dict[str, str] = {}
+    if "MLmodel" in found:
+        meta = yaml.safe_load(found["MLmodel"].read_text("utf-8")) or {}
+        if meta.get("mlflow_version"):
+            core["mlflow"] = str(meta["mlflow_version"])
+        for flavor, conf in (meta.get("flavors") or {}).items():
+            package = FLAVOR_PACKAGES.get(flavor)
+            if package is None or not isinstance(conf, dict):
+                continue
+            versions = [str(v) for k, v in conf.items() if k.endswith("_version") and v]
+            core[package] = versions[0] if versions else ""
+    python = None
+    if "python_env.yaml" in found:
+        env = yaml.safe_load(found["python_env.yaml"].read_text("utf-8")) or {}
+        python = str(env["python"]) if env.get("python") else None
+    return ModelNeeds(described, pins, frozenset(names | set(core)), core, python)
+
+
+def _merge(needs: list[ModelNeeds]) -> ModelNeeds | None:
+    if len(needs) <= 1:
+        return needs[0] if needs else None
+    pins: dict[str, Pin] = {}
+    core: dict[str, str] = {}
+    for need in needs:
+        pins = {**need.pins, **pins}
+        core = {**need.core, **core}
+    return ModelNeeds(
+        " and ".join(n.described for n in needs),
+        pins,
+        frozenset().union(*(n.names for n in needs)),
+        core,
+        next((n.python for n in needs if n.python), None),
+    )
+
+
+def _download_needs(client: Any, location: str, described: str) -> ModelNeeds | None:
+    """The model's needs, its three small files downloaded from `location` (not its weights)."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="mlflow-repro-model-") as tmp:
+        for name in MODEL_FILES:
+            try:
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{location.rstrip('/')}/{name}",
+                    dst_path=tmp,
+                    tracking_uri=client.tracking_uri,
+                )
+            except Exception:  # absent (or unreadable): the model's needs without it
+                continue
+        return read_model_needs(Path(tmp), described)
+
+
+def model_needs(client: Any, run: Any, target: Target) -> ModelNeeds | None:
+    """What the model of `target` needs: the registered version's model when the target names
+    one, else every model the run logged (MLflow 3's logged models; else a folder of the run's
+    artifacts holding an MLmodel, as MLflow 2 logged them). None when there is none."""
+    from mlflow_repro.replay.verify import quiet_downloads
+
+    with quiet_downloads():
+        source = target.model_source or ""
+        if source.startswith("models:/m-"):
+            model = client.get_logged_model(source.removeprefix("models:/"))
+            return _download_needs(
+                client, model.artifact_location, f"model {model.name!r} ({model.model_id})"
+            )
+        if source.startswith("runs:/"):
+            return _download_needs(client, source, f"model {source}")
+        models = client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run.info.run_id}'",
+        )
+        found = [
+            _download_needs(client, m.artifact_location, f"model {m.name!r} ({m.model_id})")
+            for m in models
+        ]
+        if not models:
+            for folder in client.list_artifacts(run.info.run_id):
+                if folder.is_dir and any(
+                    a.path.endswith("/MLmodel")
+                    for a in client.list_artifacts(run.info.run_id, folder.path)
+                ):
+                    location = f"runs:/{run.info.run_id}/{folder.path}"
+                    found.append(_download_needs(client, location, f"model {folder.path!r}"))
+        return _merge([n for n in found if n is not None])
+
+
+def against_model(
+    trained: dict[str, Pin],
+    needs: ModelNeeds,
+    serving: dict[str, Pin],
+    skip: set[str],
+) -> list[ParityItem]:
+    """Each package of training or the model, against a serving requirements file read with the
+    model's needs: compared where both name it; else missing (the model's own libraries),
+    unpinned (the model's other requirements) or training-only."""
+    items = []
+    for name in sorted((set(trained) | needs.names) - skip):
+        pin = trained.get(name) or needs.pins.get(name)
+        if pin is None and needs.core.get(name):
+            pin = Pin(needs.core[name], frozenset())
+        have = serving.get(name)
+        if have is not None and pin is not None:
+            items.append(_compare(name, pin, have, True))
+        elif have is not None:
+            items.append(
+                ParityItem(name, "unchecked", None, have.version, "the model names no version")
+            )
+        elif name in needs.core:
+            items.append(
+                ParityItem(
+                    name,
+                    "missing",
+                    pin.version if pin else None,
+                    None,
+                    "the model's own library (MLmodel): the serving file must pin it",
+                )
+            )
+        elif name in needs.names:
+            items.append(
+                ParityItem(
+                    name,
+                    "unpinned",
+                    pin.version if pin else None,
+                    None,
+                    "the model needs it; the serving file leaves its version to the installer",
+                )
+            )
+        else:
+            items.append(
+                ParityItem(
+                    name,
+                    "training-only",
+                    pin.version if pin else None,
+                    None,
+                    "in the run's lock, not in the model's requirements",
+                )
+            )
+    return items
+
+
 def parity(
     target: str,
     *,
@@ -111,6 +313,7 @@ def parity(
                 hint="lock the project with uv and record a new training run",
             )
         trained = parse_requirements(lock.read_text("utf-8"))
+    needs = model_needs(client, record.run, resolved) if against is not None else None
     trained.update(
         {
             normalize(k): Pin(v, frozenset())
@@ -157,13 +360,41 @@ def parity(
             )
         )
     wheel_names = {normalize(w.name) for w in env.wheels}
-    for name in sorted(trained):
-        if name in wheel_names:
-            continue
-        items.append(_compare(name, trained[name], serving.get(name), hashed))
+    notes, model = [], ""
+    if needs is not None:
+        own = ", ".join(f"{k} {v}".strip() for k, v in sorted(needs.core.items()))
+        model = f"{needs.described}: {len(needs.names)} requirements" + (
+            f"; its own libraries (MLmodel): {own}" if own else ""
+        )
+        if needs.python:
+            model += f"; Python {needs.python} (python_env.yaml)"
+        if needs.python and needs.python != env.python_version:
+            notes.append(
+                f"the model's python_env.yaml names Python {needs.python}, the run had "
+                f"{env.python_version}"
+            )
+        items += against_model(trained, needs, serving, wheel_names)
+    else:
+        if against is not None:
+            notes.append("no logged model found for the run: the whole training lock is compared")
+        for name in sorted(trained):
+            if name in wheel_names:
+                continue
+            items.append(_compare(name, trained[name], serving.get(name), hashed))
     for wheel in env.wheels:
         name = normalize(wheel.name)
         found = project_hashes.get(name, frozenset())
+        if needs is not None and name not in needs.names and name not in serving:
+            items.append(
+                ParityItem(
+                    f"wheel:{wheel.name}",
+                    "training-only",
+                    wheel.sha256,
+                    None,
+                    "the project's wheel; not in the model's requirements",
+                )
+            )
+            continue
         if wheel.sha256 is None:
             status, detail = "unchecked", "the training run recorded no sha256 for it"
         elif name not in serving:
@@ -177,6 +408,14 @@ def parity(
         items.append(
             ParityItem(f"wheel:{wheel.name}", status, wheel.sha256, next(iter(found), None), detail)
         )
-    for name in sorted(set(serving) - set(trained) - wheel_names):
+    known = set(trained) | (needs.names if needs is not None else set())
+    for name in sorted(set(serving) - known - wheel_names):
         items.append(ParityItem(name, "extra", None, serving[name].version, "only in serving"))
-    return ParityReport(target=target, run_id=resolved.run_id, against=described, items=items)
+    return ParityReport(
+        target=target,
+        run_id=resolved.run_id,
+        against=described,
+        items=items,
+        model=model,
+        notes=notes,
+    )

@@ -13,6 +13,17 @@ STATUSES = (OK, WEAK, MISSING)
 AUDIT_SCHEMA = "mlflow-repro.audit/1"
 DIFF_SCHEMA = "mlflow-repro.diff/1"
 PARITY_SCHEMA = "mlflow-repro.parity/1"
+PARITY_STATUSES = (
+    "match",
+    "version-differs",
+    "hash-differs",
+    "missing",
+    "extra",
+    "unchecked",
+    "unpinned",
+    "training-only",
+)
+NOT_MISMATCHES = frozenset({"match", "unchecked", "extra", "unpinned", "training-only"})
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,10 @@ class ParityItem:
     serving."""
 
     name: str  # a package name, "python" or "wheel:<name>"
-    status: str  # "match", "version-differs", "hash-differs", "missing", "extra", "unchecked"
+    # "match", "version-differs", "hash-differs", "missing", "extra", "unchecked"; against a
+    # requirements file with the logged model's needs read: "unpinned" (the model needs it, the
+    # file does not pin it) and "training-only" (in the run's lock, not needed by the model)
+    status: str
     training: str | None
     serving: str | None
     detail: str = ""
@@ -128,11 +142,16 @@ class ParityReport:
     run_id: str
     against: str  # "interpreter <path>" or "requirements <file>"
     items: list[ParityItem] = field(default_factory=list)
+    # What the logged model needs (against a requirements file): which model, how many
+    # requirements, its own libraries; empty when not read (an interpreter, or no model found)
+    model: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def mismatches(self) -> list[ParityItem]:
-        """What differs in a way that can change predictions (extras are shown, not counted)."""
-        return [i for i in self.items if i.status not in ("match", "unchecked", "extra")]
+        """What differs in a way that can change predictions (extras, packages the serving file
+        leaves the installer to choose and training-only ones are shown, not counted)."""
+        return [i for i in self.items if i.status not in NOT_MISMATCHES]
 
     @property
     def verdict(self) -> str:
@@ -148,6 +167,9 @@ class ParityReport:
             "target": self.target,
             "run_id": self.run_id,
             "against": self.against,
+            "model": self.model,
             "verdict": self.verdict,
+            "counts": {s: sum(i.status == s for i in self.items) for s in PARITY_STATUSES},
             "items": [asdict(i) for i in self.items],
+            "notes": list(self.notes),
         }

@@ -6,7 +6,13 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
-from mlflow_repro.inspect.records import AuditReport, Difference, ParityReport, RunDiff
+from mlflow_repro.inspect.records import (
+    AuditReport,
+    Difference,
+    ParityItem,
+    ParityReport,
+    RunDiff,
+)
 
 COLOURS = {"ok": "32", "weak": "33", "missing": "31", "match": "32", "mismatch": "31"}
 
@@ -91,21 +97,45 @@ def diff_text(result: RunDiff, *, colour: bool = False, patches: bool = True) ->
     return "\n".join(lines)
 
 
+# Parity statuses summed up in one line each (every package with --all)
+SUMMED_UP = {
+    "unpinned": "packages the model needs that the serving file does not pin (the installer "
+    "picks their versions; not compared)",
+    "training-only": "packages only training had (in the run's lock, not in the model's "
+    "requirements; not compared)",
+}
+
+
+def _names(items: list[ParityItem], shown: int = 8) -> str:
+    names = ", ".join(i.name for i in items[:shown])
+    return names + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
 def parity_text(report: ParityReport, *, colour: bool = False, show_matches: bool = False) -> str:
     lines = [f"parity of run {report.run_id} with {report.against}"]
+    if report.model:
+        lines.append(f"  the model's needs: {report.model}")
     counted: dict[str, int] = {}
     for item in report.items:
         counted[item.status] = counted.get(item.status, 0) + 1
-        if item.status in ("match",) and not show_matches:
+        if item.status in ("match", "extra", *SUMMED_UP) and not show_matches:
             continue
-        if item.status == "extra" and not show_matches:
-            continue
-        key = "ok" if item.status in ("match", "unchecked") else "missing"
+        key = "ok" if item.status in ("match", "unchecked", *SUMMED_UP) else "missing"
         lines.append(
             f"  {_paint(f'{item.status:<15}', key, colour)} {item.name}: training "
             f"{item.training or '-'}, serving {item.serving or '-'}"
             + (f" ({item.detail})" if item.detail else "")
         )
+    if not show_matches:
+        for status, said in SUMMED_UP.items():
+            these = [i for i in report.items if i.status == status]
+            if these:
+                said = said if len(these) > 1 else said.replace("packages", "package", 1)
+                lines.append(
+                    f"  {_paint(f'{status:<15}', 'ok', colour)} {len(these)} {said}: "
+                    f"{_names(these)} (--all lists them)"
+                )
+    lines += [f"note: {note}" for note in report.notes]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counted.items()))
     lines.append(f"verdict: {_paint(report.verdict, report.verdict, colour)} ({summary})")
     return "\n".join(lines)
