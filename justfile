@@ -140,7 +140,8 @@ format: install
     uv run --frozen ruff format src tests
     uv run --frozen ruff check --fix src tests
 
-# build the reproducible wheel into dist/ (hash-checked build deps, SOURCE_DATE_EPOCH)
+# build the reproducible wheel into dist/ with its requirements.txt and SHA256SUMS (hash-checked
+# build deps, SOURCE_DATE_EPOCH; check a copy: cd dist && sha256sum -c SHA256SUMS)
 [group('package')]
 package: install
     uv run --frozen python -m repro_template package --out-dir dist

@@ -68,6 +68,10 @@ def _package(args: argparse.Namespace) -> int:
     package = packaging.build(project, args.out_dir.resolve())
     print(f"{package.sha256}  {package.wheel}")
     print(f"runtime requirements (hash-pinned): {package.requirements}")
+    print(
+        f"checksums: {package.checksums} (check a copy: cd {package.checksums.parent} && "
+        f"sha256sum -c {package.checksums.name})"
+    )
     return 0
 
 
@@ -105,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the byte-for-byte reproducible wheel (or --verify it, or --constraints)",
         description="Build the project's wheel with `uv build --wheel`, the hash-pinned build "
         "constraints and --require-hashes, SOURCE_DATE_EPOCH from the commit time, into a clean "
-        "directory, with the runtime requirements (hashes) beside it.",
+        "directory, with the runtime requirements (hashes) and SHA256SUMS (the sha256 of both, "
+        "for `sha256sum -c`) beside it.",
     )
     package.add_argument("--out-dir", type=Path, default=Path("dist"), help="default: dist")
     package.add_argument("--project", type=Path, default=Path("."), help="project root")

@@ -6,6 +6,8 @@
   --require-hashes` into a clean directory, with SOURCE_DATE_EPOCH set to the commit time.
 - The wheel's runtime requirements (`uv export --no-default-groups` of uv.lock: the wheel's own
   dependencies, not the template's group, with hashes) ship beside the wheel.
+- `SHA256SUMS` beside them names the sha256 of both, in `sha256sum`'s format (`<hex>  <name>`):
+  `cd dist && sha256sum -c SHA256SUMS` checks a copy.
 - `verify` builds twice in separate clean directories and compares the bytes; a difference names
   the members of the wheel that differ.
 """
@@ -25,6 +27,7 @@ from repro_template.errors import PackageError
 
 BUILD_CONSTRAINTS = "build-constraints.txt"
 RUNTIME_REQUIREMENTS = "requirements.txt"
+CHECKSUMS = "SHA256SUMS"
 
 
 def _uv() -> str:
@@ -109,13 +112,23 @@ class Package:
     wheel: Path
     sha256: str
     requirements: Path
+    checksums: Path  # SHA256SUMS: the wheel's and the requirements' sha256, sha256sum's format
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-BUILD_OUTPUTS = ("*.whl", "*.tar.gz", RUNTIME_REQUIREMENTS)
+BUILD_OUTPUTS = ("*.whl", "*.tar.gz", RUNTIME_REQUIREMENTS, CHECKSUMS)
+
+
+def write_checksums(out_dir: Path, files: list[Path]) -> Path:
+    """`out_dir/SHA256SUMS`: one `<sha256>  <name>` line per file (names relative to
+    `out_dir`, as `sha256sum -c` run there reads them)."""
+    path = out_dir / CHECKSUMS
+    lines = [f"{sha256(f)}  {f.relative_to(out_dir).as_posix()}\n" for f in files]
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
 
 
 def _clear_output(project: Path, out_dir: Path) -> None:
@@ -125,7 +138,10 @@ def _clear_output(project: Path, out_dir: Path) -> None:
         raise PackageError(f"--out-dir {out_dir} is the project or contains it: choose e.g. dist")
     if out.exists():
         outputs = {p for pattern in BUILD_OUTPUTS for p in out.glob(pattern)}
-        others = [p.name for p in out.iterdir() if p not in outputs]
+        # uv build writes a `.gitignore` of `*` into its output folder: kept, never an obstacle
+        ours = out / ".gitignore"
+        kept = {ours} if ours.is_file() and ours.read_text("utf-8").strip() == "*" else set()
+        others = [p.name for p in out.iterdir() if p not in outputs | kept]
         if others:
             raise PackageError(
                 f"refusing to clear --out-dir {out_dir}: it holds files that are not build "
@@ -167,7 +183,10 @@ def build(project: Path, out_dir: Path, epoch: str | None = None) -> Package:
     requirements = out_dir / RUNTIME_REQUIREMENTS
     # The wheel's own closure: the plugin's requirements, not the template's default group.
     requirements.write_text(_run(export_command("--no-default-groups"), cwd=project))
-    return Package(wheel=wheels[0], sha256=sha256(wheels[0]), requirements=requirements)
+    checksums = write_checksums(out_dir, [wheels[0], requirements])
+    return Package(
+        wheel=wheels[0], sha256=sha256(wheels[0]), requirements=requirements, checksums=checksums
+    )
 
 
 def diff_wheels(a: Path, b: Path) -> list[str]:

@@ -149,6 +149,36 @@ def test_capture_records_the_installed_wheel_and_its_sha256(tmp_path: Path) -> N
     assert recorded["mlflow-repro"].sha256 == built.sha256
 
 
+def test_the_checksum_file_covers_the_wheel_and_its_requirements(tmp_path: Path) -> None:
+    """dist/SHA256SUMS in sha256sum's format, checkable with `sha256sum -c` from dist/; a stale
+    one from an earlier build is replaced, never a reason to refuse the folder (nor is the
+    `.gitignore` uv build leaves there: `just package` twice builds twice)."""
+    out = tmp_path / "dist"
+    out.mkdir()
+    (out / packaging.CHECKSUMS).write_text(f"{'0' * 64}  old.whl\n")
+    built = packaging.build(REPO_ROOT, out)
+    assert built.checksums == out / "SHA256SUMS"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [".gitignore", "SHA256SUMS", built.wheel.name, "requirements.txt"]
+    )
+    lines = built.checksums.read_text().splitlines()
+    assert lines == [
+        f"{built.sha256}  {built.wheel.name}",
+        f"{packaging.sha256(built.requirements)}  requirements.txt",
+    ]
+    done = run(["sha256sum", "-c", "SHA256SUMS"], cwd=out)
+    assert done.stdout.splitlines() == [f"{built.wheel.name}: OK", "requirements.txt: OK"]
+    built.requirements.write_text(built.requirements.read_text() + "# changed\n")
+    assert run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, check=False).returncode == 1
+    # The command prints where it is and how to check it.
+    done = run(
+        [sys.executable, "-m", "repro_template", "package", "--out-dir", str(out)],
+        cwd=REPO_ROOT,
+    )
+    assert f"checksums: {out / 'SHA256SUMS'} (check a copy: cd {out} && sha256sum -c" in done.stdout
+    assert run(["sha256sum", "-c", "SHA256SUMS"], cwd=out).returncode == 0
+
+
 def test_out_dir_that_holds_other_files_is_never_cleared(project: Path) -> None:
     with pytest.raises(PackageError, match="is the project or contains it"):
         packaging.build(project, project)
