@@ -115,6 +115,42 @@ def test_logging_metadata_files_never_decide_and_a_missing_model_file_does(
     less = compare(named("orig"), named("less"))
     assert less.verdict == "different"
     assert less.differences == [
-        "model model: file model.skops only in one run",
-        "model model: file other.bin only in one run",
+        "model file model/model.skops only in one run",
+        "model file model/other.bin only in one run",
     ]
+
+
+def test_a_model_file_is_named_once_by_model_and_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay verdict's lines name a file as `<model>/<path>`: MLflow's default model name
+    `model` once, not "normalised: model model: model.skops"."""
+    from mlflow_repro.modelfiles import ModelFile
+    from mlflow_repro.replay import verify
+
+    def skops(sha256: str, content: str) -> dict[str, ModelFile]:
+        return {"model.skops": ModelFile("model.skops", 10, sha256 * 64, content * 64, "skops")}
+
+    models = {
+        "orig": {"model": skops("a", "c")},
+        "refit": {"model": skops("b", "c")},  # other bytes, the same content: normalised
+        "other": {"model": skops("b", "d")},  # other content: a difference
+        "none": {},
+    }
+    monkeypatch.setattr(verify, "_models", lambda client, r: models[r.info.run_id])
+
+    def named(run_id: str) -> Any:
+        return SimpleNamespace(
+            info=SimpleNamespace(run_id=run_id, experiment_id="0"),
+            data=SimpleNamespace(metrics={}, params={}),
+        )
+
+    refit = compare(named("orig"), named("refit"))
+    assert refit.verdict == "identical" and refit.differences == []
+    assert refit.normalised == [
+        "model file model/model.skops: bytes differ, content equal (object ids renumbered)"
+    ]
+    other = compare(named("orig"), named("other"))
+    assert other.differences == [f"model file model/model.skops: sha256 {'c' * 16} -> {'d' * 16}"]
+    gone = compare(named("orig"), named("none"))
+    assert gone.differences == ["model 'model': logged only by the original run"]
+    for line in [*refit.normalised, *other.differences, *gone.differences]:
+        assert "model model" not in line

@@ -90,7 +90,7 @@ def compare_runs(
     for name in sorted(set(old_models) | set(new_models)):
         if name not in old_models or name not in new_models:
             where = "original" if name in old_models else "new"
-            differences.append(f"model {name}: logged only by the {where} run")
+            differences.append(f"model {name!r}: logged only by the {where} run")
             continue
         a, b = old_models[name], new_models[name]
         for path in sorted(set(a) | set(b)):
@@ -99,18 +99,21 @@ def compare_runs(
                 # MLmodel, registered_model_meta: name the run, model id and registered version
                 # (a replay registers none by default); never part of the comparison.
                 continue
+            # A file as the model's name and its path in it (`model/model.skops`): the model
+            # is named once (MLflow's default name "model" said twice read "model model").
+            shown = f"{name}/{path}"
             if path not in a or path not in b:
-                differences.append(f"model {name}: file {path} only in one run")
+                differences.append(f"model file {shown} only in one run")
             else:
                 compared += 1
                 if a[path].content != b[path].content:
                     differences.append(
-                        f"model {name}: {path} sha256 {a[path].content[:16]} -> "
+                        f"model file {shown}: sha256 {a[path].content[:16]} -> "
                         f"{b[path].content[:16]}"
                     )
                 elif a[path].sha256 != b[path].sha256:
                     normalised.append(
-                        f"model {name}: {path}: bytes differ, content equal "
+                        f"model file {shown}: bytes differ, content equal "
                         f"({NORMALISED.get(either.canonical, either.canonical)})"
                     )
     verdict = DIFFERENT if differences else (WITHIN_TOLERANCE if tolerated else IDENTICAL)
