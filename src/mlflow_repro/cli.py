@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlflow_repro.errors import ReproError, UsageError
+
+if TYPE_CHECKING:
+    from mlflow_repro.replay.result import ReplayResult
 
 
 def _version() -> str:
@@ -57,12 +61,35 @@ def _reproduce_many(args: argparse.Namespace) -> int:
     return batch.exit_status(items)
 
 
-def _reproduce(args: argparse.Namespace) -> int:
-    import json
+def _reproduce_one(args: argparse.Namespace, backend_config: Any) -> ReplayResult:
     import tempfile
 
     from mlflow_repro.replay.progress import Progress
     from mlflow_repro.replay.reproduce import reproduce
+
+    return reproduce(
+        args.run_id,
+        workdir=args.workdir,
+        env_manager=None if args.env_manager == "recorded" else args.env_manager,
+        backend=args.backend,
+        backend_config=backend_config,
+        rel_tol=args.rel_tol,
+        abs_tol=args.abs_tol,
+        register=args.register,
+        deleted=args.deleted,
+        failed=args.failed,
+        progress=Progress(total=6, quiet=args.quiet),
+        log=None
+        if args.verbose
+        else Path(tempfile.mkdtemp(prefix="mlflow-repro-log-")) / "rerun.log",
+    )
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from mlflow_repro.replay import wrapper
+
+    outer = wrapper.current()  # `mlflow run -e reproduce`: its run, left uncaptured
+    import json
 
     if len(args.run_id) != 1 or args.experiment or args.filter:
         return _reproduce_many(args)
@@ -79,22 +106,14 @@ def _reproduce(args: argparse.Namespace) -> int:
                 value=args.backend_config,
                 hint="pass a path to a JSON file or a JSON object such as '{\"key\": 1}'",
             ) from None
-    result = reproduce(
-        args.run_id,
-        workdir=args.workdir,
-        env_manager=None if args.env_manager == "recorded" else args.env_manager,
-        backend=args.backend,
-        backend_config=backend_config,
-        rel_tol=args.rel_tol,
-        abs_tol=args.abs_tol,
-        register=args.register,
-        deleted=args.deleted,
-        failed=args.failed,
-        progress=Progress(total=6, quiet=args.quiet),
-        log=None
-        if args.verbose
-        else Path(tempfile.mkdtemp(prefix="mlflow-repro-log-")) / "rerun.log",
-    )
+    try:
+        result = _reproduce_one(args, backend_config)
+    except Exception as exc:
+        if outer is not None:
+            wrapper.record_failure(outer, args.run_id, exc)
+        raise
+    if outer is not None:
+        wrapper.record(outer, result)
     verdict = result.verdict
     if args.json:
         from dataclasses import asdict

@@ -38,6 +38,10 @@ REPLAY_WORKSPACE_TAG = "repro.replay.workspace"
 REPLAY_COMMAND_TAG = "repro.replay.command"  # a plain script's re-run command line
 REPLAY_LATEST_TAG = "repro.replay.latest"
 REPLAY_LATEST_RUN_TAG = "repro.replay.latest_run"
+# On the run `mlflow run -e reproduce` makes for the command itself (replay/wrapper.py)
+REPRODUCE_OF_TAG = "repro.reproduce.of"  # the run it replayed
+REPRODUCE_REPLAY_TAG = "repro.reproduce.replay"  # the replay's run
+REPRODUCE_ERROR_TAG = "repro.reproduce.error"  # why no replay was made
 
 # An interactive session's cells: logged as repro/<SESSION_CELLS>, written by replay as a script
 SESSION_CELLS = "session/cells.py"

@@ -149,6 +149,39 @@ def script_run(project: Project, script: str) -> str:
     return str(new)
 
 
+STEADY_SCRIPT = """\
+import mlflow
+mlflow.set_experiment("replay")
+with mlflow.start_run():
+    mlflow.log_metric("answer", 42.0)
+"""
+
+
+def test_the_reproduce_entry_point_leaves_one_run_that_says_what_it_did(project: Project) -> None:
+    """`mlflow run . -e reproduce -P run_id=<id as the UI shows it>`: MLflow makes a run for the
+    command itself; it is not captured as a run of the template (no status, nothing to
+    reproduce), and it names the replay it made, with the verdict."""
+    (project.root / "steady.py").write_text(STEADY_SCRIPT)
+    original = script_run(project, "steady.py")
+    before = {r.info.run_id for r in project.runs()}
+    cmd = [sys.executable, "-m", "mlflow", "run", "-e", "reproduce", "--env-manager", "local"]
+    cmd += ["-P", f"run_id={original[:8]}", "-P", "env_manager=local", "."]
+    run(cmd, cwd=project.root, env=venv_env(MLFLOW_TRACKING_URI=project.uri))
+    made = [r for r in project.runs() if r.info.run_id not in before]
+    replay = verdict_of(project, original)
+    [outer] = [r for r in made if r.info.run_id != replay.info.run_id]
+    assert len(made) == 2 and outer.info.status == "FINISHED"
+    tags = outer.data.tags
+    assert tags["repro.reproduce.of"] == original
+    assert tags["repro.reproduce.replay"] == replay.info.run_id
+    assert tags["repro.replay.verdict"] == replay.data.tags["repro.replay.verdict"] == "identical"
+    assert not {"repro.status", "repro.manifest", "repro.capture.id"} & set(tags)
+    assert tags["mlflow.runName"].endswith(" · reproduce")
+    note = tags["mlflow.note.content"]
+    assert note.startswith("**mlflow-repro: reproduce of run [") and "identical" in note
+    assert f"/runs/{replay.info.run_id})" in note
+
+
 def test_a_different_result_is_reported_and_exits_1(project: Project) -> None:
     """The replay sets the recorded seed and states; a result that follows an input nothing
     records (the clock) differs, and the replay says which metric."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_repro.errors import UsageError
-from mlflow_repro.names import REPLAY_OF_TAG
+from mlflow_repro.names import REPLAY_OF_TAG, REPRODUCE_OF_TAG
 
 SCHEMA = "mlflow-repro.replays/1"
 COULD_NOT = "could not replay"
@@ -44,7 +44,7 @@ def select_runs(
     limit: int = 1000,
 ) -> list[str]:
     """The runs to replay: the ids given (full, or unique prefixes of 8 or more), then those
-    the search finds (replays excluded), each once, in order."""
+    the search finds (replays and reproduce-command runs excluded), each once, in order."""
     from mlflow_repro.store import resolve_run_id
 
     chosen = list(dict.fromkeys(resolve_run_id(client, r) for r in run_ids))
@@ -67,7 +67,9 @@ def select_runs(
         ids.append(found.experiment_id)
     if not ids:
         ids = [e.experiment_id for e in client.search_experiments()]
-    condition = f'tags."{REPLAY_OF_TAG}" IS NULL'
+    # replays, and the runs `mlflow run -e reproduce` made for the command itself, are not
+    # runs to replay
+    condition = f'tags."{REPLAY_OF_TAG}" IS NULL AND tags."{REPRODUCE_OF_TAG}" IS NULL'
     where = f"{filter_string} AND {condition}" if filter_string else condition  # no parentheses
     try:
         runs = client.search_runs(ids, where, max_results=limit, order_by=["start_time ASC"])
