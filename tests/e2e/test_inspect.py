@@ -240,6 +240,17 @@ def test_parity_against_a_two_line_serving_file_reads_what_the_model_needs(
     assert [(i.name, i.status) for i in report.mismatches] == [("scikit-learn", "version-differs")]
     data = report.to_dict()
     assert "scikit-learn" in data["model"] and data["counts"]["unpinned"] > 0
+    # Through the registry: the version's own logged model is read.
+    [version] = [
+        v
+        for v in client.search_model_versions("name='mlflow-repro-classifier'")
+        if v.run_id == trained.local_run
+    ]
+    registered = parity(
+        f"models:/mlflow-repro-classifier/{version.version}", against=two, tracking_uri=trained.uri
+    )
+    assert registered.verdict == "match", registered.mismatches
+    assert registered.model.startswith(f"model 'model' ({version.source.removeprefix('models:/')})")
 
 
 def test_diff_of_runs_with_equal_metrics_finds_no_cause_and_lists_the_environment_manager(

@@ -190,34 +190,31 @@ def model_needs(client: Any, run: Any, target: Target) -> ModelNeeds | None:
     """What the model of `target` needs: the registered version's model when the target names
     one, else every model the run logged (MLflow 3's logged models; else a folder of the run's
     artifacts holding an MLmodel, as MLflow 2 logged them). None when there is none."""
-    from mlflow_repro.replay.verify import quiet_downloads
-
-    with quiet_downloads():
-        source = target.model_source or ""
-        if source.startswith("models:/m-"):
-            model = client.get_logged_model(source.removeprefix("models:/"))
-            return _download_needs(
-                client, model.artifact_location, f"model {model.name!r} ({model.model_id})"
-            )
-        if source.startswith("runs:/"):
-            return _download_needs(client, source, f"model {source}")
-        models = client.search_logged_models(
-            experiment_ids=[run.info.experiment_id],
-            filter_string=f"source_run_id = '{run.info.run_id}'",
+    source = target.model_source or ""
+    if source.startswith("models:/m-"):
+        model = client.get_logged_model(source.removeprefix("models:/"))
+        return _download_needs(
+            client, model.artifact_location, f"model {model.name!r} ({model.model_id})"
         )
-        found = [
-            _download_needs(client, m.artifact_location, f"model {m.name!r} ({m.model_id})")
-            for m in models
-        ]
-        if not models:
-            for folder in client.list_artifacts(run.info.run_id):
-                if folder.is_dir and any(
-                    a.path.endswith("/MLmodel")
-                    for a in client.list_artifacts(run.info.run_id, folder.path)
-                ):
-                    location = f"runs:/{run.info.run_id}/{folder.path}"
-                    found.append(_download_needs(client, location, f"model {folder.path!r}"))
-        return _merge([n for n in found if n is not None])
+    if source.startswith("runs:/"):
+        return _download_needs(client, source, f"model {source}")
+    models = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+    )
+    found = [
+        _download_needs(client, m.artifact_location, f"model {m.name!r} ({m.model_id})")
+        for m in models
+    ]
+    if not models:
+        for folder in client.list_artifacts(run.info.run_id):
+            if folder.is_dir and any(
+                a.path.endswith("/MLmodel")
+                for a in client.list_artifacts(run.info.run_id, folder.path)
+            ):
+                location = f"runs:/{run.info.run_id}/{folder.path}"
+                found.append(_download_needs(client, location, f"model {folder.path!r}"))
+    return _merge([n for n in found if n is not None])
 
 
 def against_model(
@@ -313,7 +310,16 @@ def parity(
                 hint="lock the project with uv and record a new training run",
             )
         trained = parse_requirements(lock.read_text("utf-8"))
-    needs = model_needs(client, record.run, resolved) if against is not None else None
+    needs, unread = None, ""
+    if against is not None:
+        try:
+            needs = model_needs(client, record.run, resolved)
+        except Exception as exc:
+            from mlflow_repro.store import is_store_failure, scrub
+
+            if not (is_store_failure(exc) or isinstance(exc, (OSError, ValueError))):
+                raise
+            unread = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
     trained.update(
         {
             normalize(k): Pin(v, frozenset())
@@ -375,7 +381,12 @@ def parity(
             )
         items += against_model(trained, needs, serving, wheel_names)
     else:
-        if against is not None:
+        if unread:
+            notes.append(
+                f"the logged model's needs could not be read ({unread}): the whole training "
+                "lock is compared"
+            )
+        elif against is not None:
             notes.append("no logged model found for the run: the whole training lock is compared")
         for name in sorted(trained):
             if name in wheel_names:
