@@ -91,9 +91,52 @@ def test_a_public_key_cannot_sign_and_a_bad_file_is_named(
     junk = tmp_path / "junk.pem"
     junk.write_text("hello")
     monkeypatch.setenv(KEY_VAR, str(junk))
-    with pytest.raises(UsageError, match="no Ed25519 key") as err:
+    with pytest.raises(UsageError, match="no P-256") as err:
         verify(MANIFEST, None)
     assert str(junk) in str(err.value)
     monkeypatch.setenv(KEY_VAR, str(tmp_path / "absent.key"))
     with pytest.raises(UsageError, match="cannot be read"):
         sign(MANIFEST)
+
+
+def test_keygen_makes_a_p256_key_and_the_manifest_is_signed_with_ecdsa(
+    keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key type OpenSSF Model Signing accepts: one team key for manifest and model."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private, public = keys
+    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+    monkeypatch.setenv(KEY_VAR, str(private))
+    document = sign(MANIFEST)
+    assert document is not None
+    assert json.loads(document)["algorithm"] == "ecdsa-p256-sha256"
+    monkeypatch.setenv(KEY_VAR, str(public))
+    assert verify(MANIFEST, document).status == VALID
+    assert verify(MANIFEST + b" ", document).status == TAMPERED
+
+
+def test_an_ed25519_key_made_before_still_signs_and_verifies_manifests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    path = tmp_path / "old.key"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    monkeypatch.setenv(KEY_VAR, str(path))
+    document = sign(MANIFEST)
+    assert document is not None and json.loads(document)["algorithm"] == "ed25519"
+    assert verify(MANIFEST, document).status == VALID
+    forged = json.loads(document)
+    forged["algorithm"] = "ecdsa-p256-sha256"  # claims another algorithm than the key makes
+    assert verify(MANIFEST, json.dumps(forged).encode()).status == TAMPERED
