@@ -131,7 +131,23 @@ def _reproduce(args: argparse.Namespace) -> int:
         print(f"  within tolerance: {line}")
     for line in verdict.differences:
         print(f"  differs: {line}")
+    if not args.quiet:
+        _print_addresses({"replay": result.new_run_id, "original": result.original_run_id})
     return 0 if verdict.verdict != "different" else 1
+
+
+def _print_addresses(runs: dict[str, str]) -> None:
+    """The runs' pages and their experiment's list view in the MLflow UI (`uiview`)."""
+    from mlflow_repro.store import tracking_client
+    from mlflow_repro.uiview import addresses
+
+    try:
+        found = addresses(tracking_client(), runs)
+    except ReproError:
+        return  # the command's own answer stands; the addresses are a courtesy
+    width = max((len(label) for label, _ in found), default=0) + 1
+    for label, address in found:
+        print(f"  {label + ':':<{width}} {address}" if label else f"  {address}")
 
 
 def _tolerance(text: str) -> float:
@@ -170,6 +186,7 @@ def _audit(args: argparse.Namespace) -> int:
         _emit_json(report)
     else:
         print(audit_text(report, colour=_colour()))
+        _print_addresses({"run page": report.run_id})
     return report.exit_code
 
 

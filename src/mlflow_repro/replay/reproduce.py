@@ -24,6 +24,8 @@ from mlflow_repro.replay.progress import Progress, output_to
 from mlflow_repro.replay.result import ReplayResult
 from mlflow_repro.secrets import redact_urls
 
+RUN_NAME_TAG = "mlflow.runName"  # MLflow's: the run's name
+
 
 def reproduce(
     run_id: str,
@@ -208,10 +210,12 @@ def _run_link(client: Any, run_id: str) -> str:
 
 
 def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
-    """The verdict on the new run (linking back to the original; the workspace named by the
-    commit it was rebuilt from, its path in repro/replay.json) and the latest verdict on the
-    original."""
+    """The verdict on the new run (linking back to the original, named after it; the workspace
+    named by the commit it was rebuilt from, its path in repro/replay.json), the latest verdict
+    on the original, and the experiment's list view (`mlflow_repro.uiview`)."""
     from mlflow.entities import RunTag
+
+    from mlflow_repro.uiview import ensure_list_view
 
     verdict, original, new = result.verdict, result.original_run_id, result.new_run_id
     rebuilt = f"commit {commit[:12]} + recorded changes" if commit else "recorded code"
@@ -225,12 +229,17 @@ def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
         + f"\nRebuilt in a fresh clone from {rebuilt}. Why they differ: "
         f"`mlflow-repro diff {original} {new}`."
     )
+    try:
+        replayed = client.get_run(original)
+    except Exception:
+        replayed = None
     tags = {
         REPLAY_OF_TAG: original,
         REPLAY_VERDICT_TAG: verdict.verdict,
         REPLAY_DIFFERENCES_TAG: str(len(verdict.differences)),
         REPLAY_WORKSPACE_TAG: rebuilt,
         NOTE_TAG: note,
+        RUN_NAME_TAG: replay_name(replayed, original),
     }
     client.log_batch(new, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
     client.log_text(new, json.dumps(asdict(result), indent=2, sort_keys=True), "repro/replay.json")
@@ -238,13 +247,31 @@ def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
         REPLAY_LATEST_TAG: verdict.verdict,
         REPLAY_LATEST_RUN_TAG: new,
     }
-    try:
-        described = client.get_run(original).data.tags.get(NOTE_TAG, "")
-    except Exception:
-        described = ""
+    described = str(replayed.data.tags.get(NOTE_TAG, "")) if replayed is not None else ""
     if described.startswith(DESCRIPTION_MARK):  # ours: add the verdict (never the user's)
-        kept = described.split("\n\nLatest replay: ", 1)[0]
-        latest[NOTE_TAG] = (
-            f"{kept}\n\nLatest replay: **{verdict.verdict}** (run {_run_link(client, new)})"
-        )
+        line = f"{LATEST_LINE}**{verdict.verdict}** (run {_run_link(client, new)})"
+        latest[NOTE_TAG] = with_latest_line(described, line)
     client.log_batch(original, tags=[RunTag(k, v[:5000]) for k, v in latest.items()])
+    if replayed is not None:
+        ensure_list_view(client, str(replayed.info.experiment_id))
+
+
+LATEST_LINE = "Latest replay: "
+REPLAY_SUFFIX = " · replay"
+
+
+def replay_name(original: Any, original_id: str) -> str:
+    """A replay's run name: the name of the run it replays (its first 8 id characters when the
+    run has none), then " · replay"."""
+    name = ""
+    if original is not None:
+        name = str(original.info.run_name or original.data.tags.get(RUN_NAME_TAG) or "")
+    return f"{name or original_id[:8]}{REPLAY_SUFFIX}"
+
+
+def with_latest_line(described: str, line: str) -> str:
+    """Our description with `line` (the latest replay) as its second paragraph, right under the
+    status headline, where the run page shows it before "Show more"; an earlier latest line
+    (there, or at the end where replays put it before) is dropped."""
+    paragraphs = [p for p in described.split("\n\n") if not p.startswith(LATEST_LINE)]
+    return "\n\n".join([*paragraphs[:1], line, *paragraphs[1:]])
