@@ -26,8 +26,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-# Files MLflow writes about the logging itself (run id, model id, time, registered version).
-LOGGING_METADATA = frozenset({"MLmodel", "registered_model_meta"})
+# Files MLflow writes about the logging itself (run id, model id, time, registered version), and
+# those mlflow-repro adds as the run ends when it signs the model (modelsign.py: the OMS
+# signature and the run's manifest it binds; a replay's differ by nature).
+LOGGING_METADATA = frozenset(
+    {"MLmodel", "registered_model_meta", "model.sig", "mlflow-repro-manifest.json"}
+)
 
 _SKOPS_IDS = re.compile(rb'"__id__": (\d+)|"file": "(\d+)\.npy"')
 _KERAS_IDS = re.compile(rb'"shared_object_id": (\d+)')

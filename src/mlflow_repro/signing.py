@@ -58,7 +58,7 @@ def key_file() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _load_key(path: Path) -> Any:
+def load_key(path: Path) -> Any:
     """The key in `path`: a P-256/384/521 or Ed25519 private or public key (PEM); UsageError
     otherwise."""
     from cryptography.hazmat.primitives import serialization
@@ -118,9 +118,8 @@ def algorithm_of(key: Any) -> str:
 def _hash_of(algorithm: str) -> Any:
     from cryptography.hazmat.primitives import hashes
 
-    return {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[
-        algorithm.rsplit("-", 1)[1]
-    ]()
+    made = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+    return made[algorithm.rsplit("-", 1)[1]]
 
 
 def _public_bytes(key: Any) -> bytes:
@@ -151,7 +150,7 @@ def sign(manifest_bytes: bytes) -> bytes | None:
     path = key_file()
     if path is None:
         return None
-    key = _load_key(path)
+    key = load_key(path)
     if not is_private(key):
         raise UsageError(
             "the signing key file holds a public key: capture needs the private key to sign",
@@ -182,7 +181,7 @@ def verify(manifest_bytes: bytes, signature_document: bytes | None) -> Signature
     from cryptography.hazmat.primitives.asymmetric import ec
 
     path = key_file()
-    key = _load_key(path) if path is not None else None
+    key = load_key(path) if path is not None else None
     if signature_document is None:
         return SignatureCheck(UNSIGNED, "no repro/manifest.sig was logged")
     try:

@@ -362,13 +362,12 @@ def _model_items(client: Any, record: RunRecord) -> list[AuditItem]:
         return [_item("model", WEAK, f"logged models cannot be listed ({exc})", "check the store")]
     if not models:
         return [_item("model", WEAK, "no logged model", "log the model with the run")]
-    import mlflow
+    from mlflow_repro.modelsign import download
 
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-audit-") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=models[0].artifact_location, dst_path=tmp, tracking_uri=client.tracking_uri
-        )
+        local = download(client, models[0], Path(tmp) / "m0")
         now = model_digest(local)
+        signed = _model_signature_items(client, record, models, local, Path(tmp))
     if recorded is None:
         return [
             _item(
@@ -376,7 +375,8 @@ def _model_items(client: Any, record: RunRecord) -> list[AuditItem]:
                 WEAK,
                 f"{models[0].name}: files hash to {now[:16]} now; no model.digest tag recorded",
                 "tag runs with mlflow_repro.model_digest(...) as the template does",
-            )
+            ),
+            *signed,
         ]
     if recorded != now:
         return [
@@ -385,9 +385,56 @@ def _model_items(client: Any, record: RunRecord) -> list[AuditItem]:
                 MISSING,
                 f"{models[0].name}: files hash to {now[:16]}, the run recorded {recorded[:16]}",
                 "the model files were changed after the run: restore them from a backup",
-            )
+            ),
+            *signed,
         ]
-    return [_item("model", OK, f"{models[0].name}: files match model.digest {now[:16]}")]
+    return [_item("model", OK, f"{models[0].name}: files match model.digest {now[:16]}"), *signed]
+
+
+def _model_signature_items(
+    client: Any, record: RunRecord, models: list[Any], first: Path, scratch: Path
+) -> list[AuditItem]:
+    """With a team key configured: each logged model's OpenSSF signature checked with it, and
+    the manifest it binds compared with the run's (a model not signed fails: with a key, that
+    is what a removed signature looks like)."""
+    from mlflow_repro.modelsign import INSTALL, NotSignable, download, verify_directory
+
+    key = key_file()
+    if key is None:
+        return []
+    manifest_bytes = None
+    if record.payloads is not None:
+        for candidate in (
+            record.payloads / "manifest.json",
+            record.payloads / "repro" / "manifest.json",
+        ):
+            if candidate.is_file():
+                manifest_bytes = candidate.read_bytes()
+                break
+    items = []
+    for index, model in enumerate(models):
+        local = first if index == 0 else download(client, model, scratch / f"m{index}")
+        try:
+            check = verify_directory(model.name, local, manifest_bytes, key)
+        except NotSignable as exc:
+            return [
+                _item(
+                    "model signature",
+                    MISSING,
+                    f"the model's OpenSSF signature cannot be checked here: {exc}",
+                    INSTALL if "not installed" in str(exc) else "use a P-256 team key",
+                )
+            ]
+        items.append(
+            _item(
+                "model signature",
+                OK if check.ok else MISSING,
+                check.detail,
+                "treat the model as altered (or unsigned); restore it from a backup, or record "
+                "runs with the team key and mlflow-repro[sign] installed",
+            )
+        )
+    return items
 
 
 def _registry_items(client: Any, target: Target, run: Any) -> list[AuditItem]:

@@ -112,6 +112,11 @@ def _wait_for_pending() -> None:
                 amend(MlflowClient(), run_id, amended)
         except Exception as exc:
             print(f"mlflow-repro: run {run_id}: inputs not checked: {exc}", file=sys.stderr)
+        from mlflow.tracking.client import MlflowClient
+
+        from mlflow_repro.modelsign import sign_run
+
+        sign_run(MlflowClient(), run_id)  # with a team key: its models, over the final manifest
 
 
 def _mark_run_start() -> None:

@@ -78,9 +78,16 @@ class RunJob:
 
     def finish(self) -> None:
         """As the run ends: the files it read that its record cannot rebuild (`inputs`) named
-        in its manifest, logged again (never raises)."""
+        in its manifest, logged again; then, with a team key, its models signed over the final
+        manifest (`modelsign`). Never raises."""
         if self._published is None:
             return
+        self._amend()
+        from mlflow_repro.modelsign import sign_run
+
+        sign_run(self._client, self._run.info.run_id)
+
+    def _amend(self) -> None:
         try:
             from mlflow_repro.plugin.inputs import with_ignored_inputs
             from mlflow_repro.plugin.publish import amend
