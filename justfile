@@ -133,6 +133,7 @@ bench: install data
     uv run --frozen python benchmarks/replay_overhead.py
     uv run --frozen python benchmarks/inspect_overhead.py
     uv run --frozen python benchmarks/sweep_load.py
+    uv run --frozen python benchmarks/signing_overhead.py
 
 # format the code
 [group('check')]
