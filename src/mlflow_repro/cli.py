@@ -462,12 +462,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     keygen = sub.add_parser(
         "keygen",
-        help="make a team key pair for signing manifests",
-        description="Write a new Ed25519 key pair: PATH (private, mode 0600) and PATH.pub. "
-        "With MLFLOW_REPRO_SIGNING_KEY pointing at the private key, capture signs every "
-        "manifest (repro/manifest.sig); with it pointing at either key, audit verifies the "
-        "signature and replay refuses unsigned or tampered manifests. Example: "
-        "`mlflow-repro keygen ~/.config/mlflow-repro/team.key`.",
+        help="make a team key pair for signing manifests and models",
+        description="Write a new NIST P-256 key pair (PEM): PATH (private, mode 0600) and "
+        "PATH.pub. With MLFLOW_REPRO_SIGNING_KEY pointing at the private key, capture signs every "
+        "manifest (repro/manifest.sig) and, with mlflow-repro[sign] installed, every logged "
+        "model in the OpenSSF Model Signing format (model.sig in the model directory); with it "
+        "pointing at either key, audit verifies both and replay refuses unsigned or tampered "
+        "manifests. Example: `mlflow-repro keygen ~/.config/mlflow-repro/team.key`.",
     )
     keygen.add_argument("path", type=Path, help="where to write the private key")
     keygen.set_defaults(handler=_keygen)
