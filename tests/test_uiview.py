@@ -91,7 +91,7 @@ def test_the_addresses_for_a_local_store_say_how_to_serve_it(tracking_uri: str) 
     run = client.create_run("0", tags=NO_CAPTURE).info.run_id
     found = uiview.addresses(client, {"run page": run})
     assert found[:2] == [
-        ("run page", f"http://127.0.0.1:5000/#/experiments/0/runs/{run}"),
+        ("run page", f"http://127.0.0.1:5000/#/experiments/0/runs/{run}?{uiview.WORKFLOW}"),
         ("list view", f"http://127.0.0.1:5000/{uiview.list_route('0')}"),
     ]
     assert found[2] == (
@@ -155,3 +155,37 @@ def test_the_plugin_never_imports_the_view_and_the_view_no_plugin() -> None:
         assert not {n for n in imported(path) if n.startswith("mlflow_repro.uiview")}, path
     forbidden = ("mlflow_repro.plugin", "mlflow_repro.capture", "mlflow_repro.rng")
     assert not {n for n in imported(SRC / "uiview.py") if n.startswith(forbidden)}
+
+
+def test_reproduce_and_audit_print_the_run_pages_and_the_list_view(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro import cli
+    from mlflow_repro.replay import reproduce
+
+    client = MlflowClient(tracking_uri)
+    original = client.create_run("0", tags=NO_CAPTURE).info.run_id
+    new = client.create_run("0", tags=NO_CAPTURE).info.run_id
+    result = ReplayResult(original, new, "/w", Verdict("identical", 3))
+    monkeypatch.setattr(reproduce, "reproduce", lambda *args, **kwargs: result)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    assert cli.main(["reproduce", original]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"replay of {original}: new run {new}: identical")
+    local = "http://127.0.0.1:5000/#/experiments/0/runs"
+    assert lines[1:4] == [
+        f"  replay:    {local}/{new}?workflowType=machine_learning",
+        f"  original:  {local}/{original}?workflowType=machine_learning",
+        f"  list view: {local}?viewStateShareKey=mlflow-repro&workflowType=machine_learning",
+    ]
+    assert lines[4].startswith("  (this store has no UI address: `mlflow ui --backend-store-uri")
+    assert cli.main(["reproduce", original, "-q"]) == 0
+    assert "list view" not in capsys.readouterr().out  # -q: the verdict only
+
+    assert cli.main(["audit", original[:8]]) == 1  # no manifest: not rebuildable
+    out = capsys.readouterr().out
+    assert f"  run page:  {local}/{original}?workflowType=machine_learning\n" in out
+    assert cli.main(["audit", original, "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["run_id"] == original  # JSON only

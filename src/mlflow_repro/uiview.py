@@ -129,7 +129,8 @@ def ensure_list_view(client: Any, experiment_id: str) -> bool:
 
 def addresses(client: Any, runs: dict[str, str]) -> list[tuple[str, str]]:
     """(label, address) to print: each run's page (`runs`: label -> run id) and the list view of
-    their experiments, which this gives them (`ensure_list_view`). At the tracking server's
+    their experiments, which this gives them (`ensure_list_view`), both on the UI's "Model
+    training" side (`WORKFLOW`). At the tracking server's
     address; for another store at `mlflow ui`'s default one, then ("", how to serve it). Empty
     when the store has no UI of MLflow's (Databricks) or the runs cannot be read; never
     raises."""
@@ -146,7 +147,7 @@ def addresses(client: Any, runs: dict[str, str]) -> list[tuple[str, str]]:
     try:
         for label, run_id in runs.items():
             experiment = str(client.get_run(run_id).info.experiment_id)
-            found.append((label, f"{base}/{run_route(experiment, run_id)}"))
+            found.append((label, f"{base}/{run_route(experiment, run_id)}?{WORKFLOW}"))
             if experiment not in experiments:
                 experiments.append(experiment)
     except Exception:
