@@ -43,6 +43,7 @@ def sample() -> Manifest:
             python_version="3.11.7",
             lock_source="uv.lock",
             requirements=Payload("repro/requirements.lock.txt", "f" * 64, 99),
+            pylock=Payload("repro/pylock.toml", "c" * 64, 420),
             drift=[Drift("numpy", "2.0", "1.9")],
         ),
         gpu=Gpu(source="nvml", devices=[GpuDevice(0, "H100", 80000, "GPU-1", "9.0")]),
@@ -72,12 +73,28 @@ def test_a_newer_schema_version_is_refused_with_advice() -> None:
 
 
 def schema_1(manifest: Manifest) -> dict[str, Any]:
-    """What a schema-1 writer wrote: no launch parameters, env manager, backend or run index."""
+    """What a schema-1 writer wrote: no launch parameters, env manager, backend or run index
+    (nor a pylock.toml)."""
     data = manifest.to_dict()
     data["schema_version"] = 1
     for key in ("parameters", "env_manager", "backend", "run_index"):
         del data["launch"][key]
+    del data["environment"]["pylock"]
     return data
+
+
+def test_a_manifest_from_before_pylock_toml_loads_with_none_recorded() -> None:
+    """`environment.pylock` was added within schema 2 as an optional field: a manifest written
+    before (no such key) loads with None, which is what happened (nothing recorded), and lists
+    no such payload. No version bump and no migration step: the default is the migration, and an
+    older reader ignores the key (a newer writer's addition inside a known section)."""
+    data = sample().to_dict()
+    del data["environment"]["pylock"]
+    old = Manifest.from_dict(data)
+    assert old.environment.pylock is None
+    assert old.environment.requirements == sample().environment.requirements
+    assert "repro/pylock.toml" not in {p.path for p in old.payloads()}
+    assert Manifest.from_dict(schema_1(sample())).environment.pylock is None
 
 
 def test_a_schema_1_manifest_is_migrated_not_refused() -> None:
@@ -98,6 +115,7 @@ def test_a_schema_1_manifest_is_migrated_not_refused() -> None:
         (("code", "dirty"), "yes", "manifest.code.dirty should be bool"),
         (("code", "untracked"), {"a": 1}, "manifest.code.untracked should be a list"),
         (("environment", "requirement_count"), True, "requirement_count should be int"),
+        (("environment", "pylock"), "repro/pylock.toml", "manifest.environment.pylock should be"),
         (("launch", "parameters"), {"conf_file": 3}, "launch.parameters.conf_file should be str"),
         (("code", "untracked", 0, "payload", "size"), "big", "payload.size should be int"),
         (("capture_seconds",), "slow", "manifest.capture_seconds should be float"),
@@ -166,7 +184,12 @@ def test_load_manifest_of_a_run_without_one_says_so(tmp_path: Path) -> None:
 
 def test_payloads_lists_every_logged_file() -> None:
     paths = {p.path for p in sample().payloads()}
-    assert paths == {"repro/git.diff", "repro/requirements.lock.txt", "repro/untracked/n.txt"}
+    assert paths == {
+        "repro/git.diff",
+        "repro/requirements.lock.txt",
+        "repro/pylock.toml",
+        "repro/untracked/n.txt",
+    }
 
 
 def test_tags_are_short_namespaced_strings() -> None:

@@ -1,9 +1,10 @@
 """The one `uv export` of uv.lock that every part uses, and how its output is read.
 
-python_env.yaml, the captured `repro/requirements.lock.txt` and the requirements shipped beside
-the wheel must all describe the same set: the runtime dependencies (`--no-dev`, as
-`uv sync --no-dev` installs them for `mlflow run --env-manager uv`), without the project itself,
-with every hash.
+python_env.yaml, the captured `repro/requirements.lock.txt` (and its PEP 751 twin
+`repro/pylock.toml`) and the requirements shipped beside the wheel must all describe the same
+set: the runtime dependencies (`--no-dev`, as `uv sync --no-dev` installs them for
+`mlflow run --env-manager uv`), without the project itself, with every hash. Only the format
+differs between the two captured files: the same flags select the same packages.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from mlflow_repro.process import uv_binary
 
 __all__ = [
     "PIN",
+    "PYLOCK_TOML",
+    "REQUIREMENTS_TXT",
     "export_command",
     "marker_holds",
     "marker_of",
@@ -26,20 +29,18 @@ __all__ = [
 # unlocked checks and inspect's parity and diff read lines with the same pattern.
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
 
-EXPORT_ARGS = (
-    "export",
-    "--frozen",
-    "--no-dev",
-    "--no-emit-project",
-    "--format",
-    "requirements-txt",
-    "--no-header",
-    "--no-annotate",
-)
+REQUIREMENTS_TXT = "requirements-txt"
+PYLOCK_TOML = "pylock.toml"  # PEP 751; `uv export --format pylock.toml` since uv 0.6.15
+
+# Which packages: the same for every format (a format changes how they are written, never which).
+SELECTION = ("--frozen", "--no-dev", "--no-emit-project")
+# No header (it would quote the command line) and no `# via` comments, in either format.
+PLAIN = ("--no-header", "--no-annotate")
 
 
-def export_command(*extra: str) -> list[str]:
-    return [uv_binary() or "uv", *EXPORT_ARGS, *extra]
+def export_command(*extra: str, format: str = REQUIREMENTS_TXT) -> list[str]:
+    """`uv export` of the runtime set, as requirements (default) or as `pylock.toml`."""
+    return [uv_binary() or "uv", "export", *SELECTION, "--format", format, *PLAIN, *extra]
 
 
 def requirement_lines(text: str) -> list[str]:

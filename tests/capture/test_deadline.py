@@ -33,7 +33,9 @@ def test_a_collector_past_the_deadline_gives_its_default_and_loses_its_payloads(
             late_write.append(exc)
         return Code(vcs="git", diff=diff), []
 
-    def environment(start: Any, top: Any, staging: Any) -> tuple[Environment, list[str]]:
+    def environment(
+        start: Any, top: Any, staging: Any, settings: Any = None
+    ) -> tuple[Environment, list[str]]:
         lock = staging.add("requirements.lock.txt", b"numpy==2.4.6\n")
         return Environment(lock_source="uv.lock", requirements=lock), []
 

@@ -36,6 +36,106 @@ def test_uv_project_exports_the_lock_with_hashes(tmp_path: Path, staging: Stagin
     assert env.python_version.count(".") == 2
 
 
+# A platform other than this one, for comparing two locks beyond the markers that hold here
+WINDOWS_312 = {
+    "python_full_version": "3.12.4",
+    "python_version": "3.12",
+    "sys_platform": "win32",
+    "platform_system": "Windows",
+    "platform_machine": "AMD64",
+    "os_name": "nt",
+    "implementation_name": "cpython",
+    "implementation_version": "3.12.4",
+    "platform_python_implementation": "CPython",
+    "platform_release": "",
+    "platform_version": "",
+}
+
+
+def test_a_uv_project_also_records_its_pylock_toml_of_the_same_packages(
+    tmp_path: Path, staging: Staging
+) -> None:
+    """repro/pylock.toml: uv's PEP 751 export with the requirements' flags, hashed like every
+    payload; the two name the same packages, versions, markers and files (sha256)."""
+    import tomllib
+
+    from mlflow_repro.inspect.packages import parse_pylock, parse_requirements
+
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO_ROOT / name, tmp_path / name)
+    env, errors = collect_environment(tmp_path, tmp_path, staging)
+    assert errors == [] and env.pylock is not None
+    assert env.pylock.path == "repro/pylock.toml"
+    data = (staging.root / "pylock.toml").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == env.pylock.sha256 and len(data) == env.pylock.size
+    lock = tomllib.loads(data.decode())
+    assert lock["lock-version"] == "1.0" and lock["created-by"] == "uv"
+    assert not data.startswith(b"#")  # no header quoting the command line, as the requirements
+    names = {package["name"] for package in lock["packages"]}
+    assert len(lock["packages"]) == env.requirement_count
+    assert "mlflow-repro" not in names  # --no-emit-project
+    assert {"pytest", "ruff", "mypy"}.isdisjoint(names)  # --no-dev
+    requirements = (staging.root / "requirements.lock.txt").read_text()
+    for environment in (None, WINDOWS_312):
+        assert parse_pylock(data.decode(), environment) == parse_requirements(
+            requirements, environment
+        )
+
+
+def test_a_pylock_over_its_cap_is_not_staged_and_capture_says_why(
+    tmp_path: Path, staging: Staging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow_repro.capture.settings import Settings
+
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO_ROOT / name, tmp_path / name)
+    monkeypatch.setenv("MLFLOW_REPRO_MAX_PYLOCK_BYTES", "4096")
+    settings = Settings.from_env()
+    assert settings.max_pylock_bytes == 4096
+    env, errors = collect_environment(tmp_path, tmp_path, staging, settings)
+    assert env.pylock is None and not (staging.root / "pylock.toml").exists()
+    assert env.requirements is not None and env.lock_strength == "hashes"
+    [error] = errors
+    assert error.startswith("repro/pylock.toml not recorded: uv's export is ")
+    assert error.endswith("bytes, over the cap of 4096 (MLFLOW_REPRO_MAX_PYLOCK_BYTES)")
+
+
+def test_a_failed_pylock_export_leaves_the_requirements_and_names_the_failure(
+    tmp_path: Path, staging: Staging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv older than 0.6.15 knows no pylock.toml format: the run keeps its hashed lock."""
+    from mlflow_repro.capture import environment
+
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO_ROOT / name, tmp_path / name)
+    monkeypatch.setattr(environment, "PYLOCK_TOML", "pylock-unknown")
+    env, errors = collect_environment(tmp_path, tmp_path, staging)
+    assert env.pylock is None and env.requirements is not None
+    [error] = errors
+    assert error.startswith(f"uv export --format pylock.toml of {tmp_path / 'uv.lock'} failed: ")
+    assert "exit 2" in error  # uv's own words follow
+
+
+def test_the_pylock_is_staged_by_the_collector_so_a_late_one_is_discarded(
+    tmp_path: Path, staging: Staging
+) -> None:
+    """The export runs in a thread of its own, but its file is staged by the environment
+    collector's thread: past the capture deadline it is discarded with the requirements."""
+    import threading
+
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO_ROOT / name, tmp_path / name)
+    thread = threading.Thread(
+        target=collect_environment, args=(tmp_path, tmp_path, staging), name="repro-environment"
+    )
+    thread.start()
+    thread.join()
+    assert (staging.root / "pylock.toml").is_file()
+    staging.close(discard_owners={"repro-environment"})
+    assert not (staging.root / "pylock.toml").exists()
+    assert not (staging.root / "requirements.lock.txt").exists()
+
+
 def test_not_a_uv_project_records_installed_versions_as_weaker(
     tmp_path: Path, staging: Staging
 ) -> None:
@@ -117,6 +217,10 @@ def test_the_export_of_a_held_group_names_its_wheels_with_hashes(
     assert torch.startswith("torch==2.13.0 ") and "--hash=sha256:" in torch
     assert any(line.startswith("nvidia-cublas") and "--hash=" in line for line in lines)
     assert "torch" not in env.unlocked
+    from mlflow_repro.inspect.packages import parse_pylock
+
+    pylock = parse_pylock((staging.root / "pylock.toml").read_text())
+    assert pylock["torch"].version == "2.13.0" and pylock["torch"].hashes
 
 
 def test_a_framework_build_is_recorded_with_its_wheel_and_the_lock_hash(
@@ -206,3 +310,13 @@ def test_credentials_in_the_locks_direct_urls_are_not_staged(
     assert b"signed-pkg @ https://pkgs.example.invalid/s-2.0.tar.gz --hash=sha256:" in staged
     assert env.requirements.sha256 == hashlib.sha256(staged).hexdigest()
     assert env.lock_file_sha256 == hashlib.sha256((tmp_path / "uv.lock").read_bytes()).hexdigest()
+    # The pylock.toml goes through the same redaction, and is still a lock that reads.
+    import tomllib
+
+    assert env.pylock is not None
+    pylock = (staging.root / "pylock.toml").read_bytes()
+    assert LOCK_PASSWORD.encode() not in pylock and LOCK_QUERY_TOKEN.encode() not in pylock
+    assert env.pylock.sha256 == hashlib.sha256(pylock).hexdigest()
+    archives = {p["name"]: p["archive"] for p in tomllib.loads(pylock.decode())["packages"]}
+    assert archives["private-pkg"] == {"url": PRIVATE_WHEEL, "hashes": {"sha256": "ab" * 32}}
+    assert archives["signed-pkg"]["url"] == "https://pkgs.example.invalid/s-2.0.tar.gz"

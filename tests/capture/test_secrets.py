@@ -388,6 +388,46 @@ def test_requirement_urls_lose_credentials_and_queries_but_keep_what_to_build() 
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "https://files.pythonhosted.org/packages/ab/cd/numpy-2.0-py3-none-any.whl",
+        "https://user:tok@github.com/o/r.git",
+        "https://h/p.whl?X-Amz-Security-Token=abc",
+        "https://h/p.whl#frag",
+        "https://[::1/x",
+        "http://[::1]:8080/x",
+        "https://h]/x",
+        "https://hést.example/x",
+        "git+https://host/org/pkg@v1.0",
+        "file:///srv/wheels/p-1.0-py3-none-any.whl",
+    ],
+)
+def test_text_without_a_url_to_redact_skips_the_url_by_url_pass_with_the_same_result(
+    url: str,
+) -> None:
+    """The shortcut for lock exports (thousands of index URLs, none with a user, query or
+    fragment) returns what the URL-by-URL pass would, for URLs it changes and those it keeps."""
+    from mlflow_repro.secrets import _URL, _redact_requirement_url
+
+    for text in (
+        f"pkg @ {url} --hash=sha256:{'ab' * 32}\n",
+        f'wheels = [{{ url = "{url}", hashes = {{ sha256 = "{"cd" * 32}" }} }}]\n',
+    ):
+        assert redact_requirement_urls(text) == _URL.sub(_redact_requirement_url, text)
+
+
+def test_a_pylock_export_has_no_url_to_redact_and_is_kept_byte_for_byte() -> None:
+    from mlflow_repro.secrets import _no_url_to_redact
+    from tests.conftest import REPO_ROOT
+
+    lock = (REPO_ROOT / "uv.lock").read_text()
+    wheel = next(line for line in lock.splitlines() if "files.pythonhosted.org" in line)
+    url = wheel.split('url = "', 1)[1].split('"', 1)[0]
+    text = f'index = "https://pypi.org/simple"\nwheels = [{{ url = "{url}" }}]\n' * 500
+    assert _no_url_to_redact(text) and redact_requirement_urls(text) == text
+
+
+@pytest.mark.parametrize(
     ("image", "recorded"),
     [
         ("registry.example/team/train:1.4", "registry.example/team/train:1.4"),

@@ -245,7 +245,7 @@ def capture(
     partial: dict[str, Any] = {}
     jobs: dict[str, Callable[[], tuple[Any, list[str]]]] = {
         **_run_jobs(start, top, run_staging, settings, partial),
-        "environment": lambda: collect_environment(start, top, staging),
+        "environment": lambda: collect_environment(start, top, staging, settings),
         "platform": collect_platform,
         "seeds": lambda: collect_seeds(staging, ledger),
         "gpu": lambda: collect_gpu(timeout=min(5.0, settings.timeout_seconds)),

@@ -8,10 +8,13 @@ import os
 import platform
 import re
 import sysconfig
+import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mlflow_repro.capture.settings import Settings
 from mlflow_repro.capture.staging import Staging
 from mlflow_repro.installed import (
     FRAMEWORKS,
@@ -20,9 +23,10 @@ from mlflow_repro.installed import (
     installed_distributions,
 )
 from mlflow_repro.manifest import Drift, Environment, InstalledWheel
-from mlflow_repro.process import run
+from mlflow_repro.process import MAX_OUTPUT_BYTES, Result, run
 from mlflow_repro.uvexport import (
     PIN,
+    PYLOCK_TOML,
     export_command,
     marker_holds,
     marker_of,
@@ -32,6 +36,7 @@ from mlflow_repro.uvexport import (
 )
 
 REQUIREMENTS = "requirements.lock.txt"
+PYLOCK = "pylock.toml"
 
 
 def find_lock(start: Path, stop: Path | None) -> Path | None:
@@ -219,6 +224,11 @@ def installed_groups(project: Path, installed: dict[str, str]) -> list[str]:
     return found
 
 
+def _selection(groups: Sequence[str]) -> list[str]:
+    """What to export besides the runtime set: no network, and the optional groups held."""
+    return ["--offline", *(arg for group in groups for arg in ("--group", group))]
+
+
 def export_lock(lock: Path, groups: Sequence[str] = ()) -> tuple[list[str] | None, str | None]:
     """The lock's requirements, one line each with their hashes, via `uv export` (no network);
     the default groups and `groups`."""
@@ -226,8 +236,7 @@ def export_lock(lock: Path, groups: Sequence[str] = ()) -> tuple[list[str] | Non
 
     if uv_binary() is None:
         return None, "uv not found: cannot export uv.lock (install uv: pip install uv)"
-    extra = [arg for group in groups for arg in ("--group", group)]
-    done = run(export_command("--offline", *extra), cwd=lock.parent, timeout=10)
+    done = run(export_command(*_selection(groups)), cwd=lock.parent, timeout=10)
     if not done.ok:
         return None, f"uv export of {lock} failed: {done.error}"
     # uv copies a direct-URL source as uv.lock has it (`pkg @ https://user:<token>@host/...`,
@@ -236,16 +245,62 @@ def export_lock(lock: Path, groups: Sequence[str] = ()) -> tuple[list[str] | Non
     return requirement_lines(redact_requirement_urls(done.stdout.decode())), None
 
 
+class PylockExport:
+    """`uv export --format pylock.toml` (PEP 751) of the same selection as the requirements:
+    started in a thread of its own, so that the two uv processes run side by side and the
+    environment collector waits for the slower one, not for both in turn. The pylock cannot be
+    derived from the requirements (it names each wheel's and sdist's URL, size and upload time,
+    which the requirements export leaves out), so it is uv's own export."""
+
+    def __init__(self, lock: Path, groups: Sequence[str]) -> None:
+        self.lock = lock
+        self._done: Result | None = None
+        self._thread = threading.Thread(
+            target=self._export, args=(list(groups),), daemon=True, name="repro-pylock-export"
+        )
+        self._thread.start()
+
+    def _export(self, groups: list[str]) -> None:
+        command = export_command(*_selection(groups), format=PYLOCK_TOML)
+        self._done = run(command, cwd=self.lock.parent, timeout=10)
+
+    def result(self, cap: int) -> tuple[bytes | None, str | None]:
+        """The export, its URLs redacted as the requirements' are, or why there is none: uv
+        failed (older than 0.6.15), or it is larger than `cap` bytes."""
+        from mlflow_repro.secrets import redact_requirement_urls
+
+        self._thread.join()  # bounded: `run` stops uv after 10 s
+        done = self._done
+        if done is None or not done.ok:
+            why = done.error if done is not None else "the export thread failed"
+            return None, f"uv export --format pylock.toml of {self.lock} failed: {why}"
+        size = len(done.stdout)
+        if size > min(cap, MAX_OUTPUT_BYTES - 1):
+            return None, (
+                f"repro/{PYLOCK} not recorded: uv's export is {size} bytes, over the cap of {cap} "
+                "(MLFLOW_REPRO_MAX_PYLOCK_BYTES)"
+            )
+        try:
+            text = done.stdout.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, f"repro/{PYLOCK} not recorded: uv's export is not UTF-8 ({exc})"
+        return redact_requirement_urls(text).encode("utf-8"), None
+
+
 def collect_environment(
-    start: Path, repo_root: Path | None, staging: Staging
+    start: Path, repo_root: Path | None, staging: Staging, settings: Settings | None = None
 ) -> tuple[Environment, list[str]]:
+    settings = settings or Settings()
     errors: list[str] = []
     installed = installed_distributions()
     lock = find_lock(start, repo_root)
     lines: list[str] | None = None
     groups: list[str] = []
+    pylock: PylockExport | None = None
     if lock is not None:
         groups = installed_groups(lock.parent, installed)
+        if uv_binary() is not None:
+            pylock = PylockExport(lock, groups)
         lines, error = export_lock(lock, groups)
         if error:
             errors.append(error)
@@ -258,7 +313,7 @@ def collect_environment(
             lock_text = lock.read_text("utf-8") if set(FRAMEWORKS) & set(installed) else ""
         except (OSError, UnicodeDecodeError):
             lock_text = ""
-        return _python(
+        environment = _python(
             frameworks=framework_builds(installed, lock_text),
             lock_source="uv.lock",
             lock_strength="hashes",
@@ -269,7 +324,14 @@ def collect_environment(
             groups=groups,
             drift=_drift(_pins(lines), installed),
             unlocked=_unlocked(lines, installed, lock),
-        ), errors
+        )
+        if pylock is not None:  # waited for last: it ran while the rest was read
+            data, error = pylock.result(settings.max_pylock_bytes)
+            if data is not None:
+                environment = replace(environment, pylock=staging.add(PYLOCK, data))
+            if error:
+                errors.append(error)
+        return environment, errors
     # No usable lock: what is installed, exact versions but no hashes (weaker).
     purelib = sysconfig.get_paths().get("purelib", "")
     lines = [f"{name}=={version}" for name, version in sorted(installed.items())]

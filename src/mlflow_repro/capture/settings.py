@@ -29,6 +29,9 @@ class Settings:
     max_untracked_file_bytes: int = 2**20
     max_untracked_total_bytes: int = 10 * 2**20
     max_untracked_files: int = 500
+    # repro/pylock.toml: about 0.1 MB per 20 locked packages (every wheel of every platform);
+    # 0.9 MB for this project's template, 1 MB with its torch and tensorflow groups
+    max_pylock_bytes: int = 8 * 2**20
     timeout_seconds: float = 10.0
 
     @classmethod
@@ -43,5 +46,6 @@ class Settings:
                 "MLFLOW_REPRO_MAX_UNTRACKED_TOTAL_BYTES", cls.max_untracked_total_bytes
             ),
             max_untracked_files=_int("MLFLOW_REPRO_MAX_UNTRACKED_FILES", cls.max_untracked_files),
+            max_pylock_bytes=_int("MLFLOW_REPRO_MAX_PYLOCK_BYTES", cls.max_pylock_bytes),
             timeout_seconds=_float("MLFLOW_REPRO_TIMEOUT_SECONDS", cls.timeout_seconds),
         )

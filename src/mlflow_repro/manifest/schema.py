@@ -134,6 +134,10 @@ class Environment:
     lock_file_sha256: str | None = None
     requirements: Payload | None = None
     requirement_count: int = 0
+    # repro/pylock.toml: uv's PEP 751 export of the same packages as `requirements` (each file's
+    # URL and sha256), an audit copy for tools that read the standard; None when not recorded
+    # (no uv.lock, or a manifest written before it was: no migration, absence says so)
+    pylock: Payload | None = None
     # optional dependency groups of uv.lock (beyond the default ones) that the environment holds,
     # exported with them: PyTorch or TensorFlow installed from the lock (`uv sync --group torch`)
     groups: list[str] = field(default_factory=list)
@@ -264,7 +268,7 @@ class Manifest:
 
     def payloads(self) -> list[Payload]:
         """Every file the manifest says was logged beside it."""
-        found = [self.code.diff, self.environment.requirements]
+        found = [self.code.diff, self.environment.requirements, self.environment.pylock]
         found += [u.payload for u in self.code.untracked]
         found += [self.seeds.state, self.launch.session_cells]
         return [p for p in found if p is not None]
