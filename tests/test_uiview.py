@@ -189,3 +189,21 @@ def test_reproduce_and_audit_print_the_run_pages_and_the_list_view(
     assert f"  run page:  {local}/{original}?workflowType=machine_learning\n" in out
     assert cli.main(["audit", original, "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["run_id"] == original  # JSON only
+
+
+def test_several_replays_print_the_list_view_beside_the_progress_not_in_the_table(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro import cli
+    from mlflow_repro.replay import batch
+
+    client = MlflowClient(tracking_uri)
+    a, b = (client.create_run("0", tags=NO_CAPTURE).info.run_id for _ in range(2))
+    items = [batch.BatchItem(a, "identical", new_run_id=b), batch.BatchItem(b, batch.COULD_NOT)]
+    monkeypatch.setattr(batch, "replay_all", lambda *args: items)
+    assert cli.main(["reproduce", a, b]) == 2
+    out, err = capsys.readouterr()
+    assert out == batch.table(items) + "\n"
+    assert f"  list view: http://127.0.0.1:5000/{uiview.list_route('0')}\n" in err

@@ -58,6 +58,10 @@ def _reproduce_many(args: argparse.Namespace) -> int:
 
     items = batch.replay_all(run_ids, options, args.jobs, done)
     print(batch.as_json(items) if args.json else batch.table(items))
+    if not args.json and not args.quiet:
+        # on stderr, beside the progress: stdout is the table alone
+        replayed = [item.run_id for item in items if item.new_run_id]
+        _print_addresses({}, lists_of=replayed, file=sys.stderr)
     return batch.exit_status(items)
 
 
@@ -136,18 +140,20 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if verdict.verdict != "different" else 1
 
 
-def _print_addresses(runs: dict[str, str]) -> None:
+def _print_addresses(
+    runs: dict[str, str], lists_of: list[str] | None = None, file: Any = None
+) -> None:
     """The runs' pages and their experiment's list view in the MLflow UI (`uiview`)."""
     from mlflow_repro.store import tracking_client
     from mlflow_repro.uiview import addresses
 
     try:
-        found = addresses(tracking_client(), runs)
+        found = addresses(tracking_client(), runs, lists_of or [])
     except ReproError:
         return  # the command's own answer stands; the addresses are a courtesy
     width = max((len(label) for label, _ in found), default=0) + 1
     for label, address in found:
-        print(f"  {label + ':':<{width}} {address}" if label else f"  {address}")
+        print(f"  {label + ':':<{width}} {address}" if label else f"  {address}", file=file)
 
 
 def _tolerance(text: str) -> float:

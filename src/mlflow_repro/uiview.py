@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from mlflow_repro.names import (
@@ -127,13 +128,15 @@ def ensure_list_view(client: Any, experiment_id: str) -> bool:
     return there
 
 
-def addresses(client: Any, runs: dict[str, str]) -> list[tuple[str, str]]:
+def addresses(
+    client: Any, runs: dict[str, str], lists_of: Sequence[str] = ()
+) -> list[tuple[str, str]]:
     """(label, address) to print: each run's page (`runs`: label -> run id) and the list view of
-    their experiments, which this gives them (`ensure_list_view`), both on the UI's "Model
-    training" side (`WORKFLOW`). At the tracking server's
-    address; for another store at `mlflow ui`'s default one, then ("", how to serve it). Empty
-    when the store has no UI of MLflow's (Databricks) or the runs cannot be read; never
-    raises."""
+    their experiments and of those of `lists_of` (run ids whose pages are not wanted), which
+    this gives them (`ensure_list_view`), all on the UI's "Model training" side (`WORKFLOW`).
+    At the tracking server's address; for another store at `mlflow ui`'s default one, then
+    ("", how to serve it). Empty when the store has no UI of MLflow's (Databricks) or the runs
+    cannot be read; never raises."""
     from mlflow_repro.store import shown_uri, tracking_uri_of
 
     uri = tracking_uri_of(client)
@@ -148,6 +151,10 @@ def addresses(client: Any, runs: dict[str, str]) -> list[tuple[str, str]]:
         for label, run_id in runs.items():
             experiment = str(client.get_run(run_id).info.experiment_id)
             found.append((label, f"{base}/{run_route(experiment, run_id)}?{WORKFLOW}"))
+            if experiment not in experiments:
+                experiments.append(experiment)
+        for run_id in lists_of:
+            experiment = str(client.get_run(run_id).info.experiment_id)
             if experiment not in experiments:
                 experiments.append(experiment)
     except Exception:
