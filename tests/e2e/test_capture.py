@@ -119,8 +119,27 @@ def check_template_run(uri: str, run_id: str, dest: Path) -> None:
         f.path == "data/breast_cancer.csv" and f.workspace == "same-size"
         for f in manifest.data.files
     )
-    assert_payloads_match(manifest, artifacts)
+    assert_payloads_match(manifest, artifacts)  # repro/pylock.toml among them, by its sha256
     assert_tags_mirror(manifest, tags)
+    check_pylock(manifest, artifacts)
+
+
+def check_pylock(manifest: Manifest, artifacts: Path) -> None:
+    """A uv run's repro/pylock.toml: listed with its sha256, a PEP 751 lock that parses, of the
+    same packages, versions and files as its repro/requirements.lock.txt."""
+    import tomllib
+
+    from mlflow_repro.inspect.packages import parse_pylock, parse_requirements
+
+    env = manifest.environment
+    assert env.pylock is not None and env.requirements is not None
+    assert env.pylock.path == "repro/pylock.toml" and len(env.pylock.sha256) == 64
+    data = (artifacts / env.pylock.path).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == env.pylock.sha256
+    lock = tomllib.loads(data.decode())
+    assert lock["lock-version"] == "1.0" and len(lock["packages"]) == env.requirement_count
+    requirements = (artifacts / env.requirements.path).read_text()
+    assert parse_pylock(data.decode()) == parse_requirements(requirements)
 
 
 def test_mlflow_run_of_the_template_gets_a_complete_manifest(

@@ -196,6 +196,56 @@ def test_parity_names_the_one_package_that_differs(trained: Trained, tmp_path: P
     assert not [i for i in here.mismatches if i.name != "python"], here.mismatches
 
 
+def test_parity_against_the_runs_own_pylock_toml_matches_and_names_a_change(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """The serving side as a PEP 751 lock: the run's own repro/pylock.toml matches; a package
+    version edited in it, or one file's sha256, is named."""
+    client = trained.client()
+    text = Path(
+        client.download_artifacts(trained.local_run, "repro/pylock.toml", str(tmp_path))
+    ).read_text()
+    own = tmp_path / "pylock.toml"  # downloaded under its own name: read as a pylock by name
+    report = parity(trained.local_run, against=own, tracking_uri=trained.uri)
+    assert report.verdict == "match", report.mismatches
+    assert report.against == f"pylock.toml {own}"
+    status = {i.name: i.status for i in report.items}
+    assert status["scikit-learn"] == status["mlflow"] == "match"
+    assert status["python"] == "unchecked"  # a lock names a range (requires-python)
+    checked = [i for i in report.items if i.detail == "version and hash"]
+    assert len(checked) > 50  # compared file by file, not by version alone
+
+    start = text.index('[[packages]]\nname = "scikit-learn"\n')
+    entry = text[start : text.index("\n\n", start)]
+    version = entry.split('version = "', 1)[1].split('"', 1)[0]
+    older = tmp_path / "serving.lock"  # another name: known by its content (lock-version)
+    older.write_text(
+        text.replace(entry, entry.replace(f'version = "{version}"', 'version = "1.0.0"'))
+    )
+    report = parity(trained.local_run, against=older, tracking_uri=trained.uri)
+    assert [(i.name, i.status, i.training, i.serving) for i in report.mismatches] == [
+        ("scikit-learn", "version-differs", version, "1.0.0")
+    ]
+
+    digest = entry.split('sha256 = "', 1)[1].split('"', 1)[0]
+    rebuilt = tmp_path / "pylock.serving.toml"
+    rebuilt.write_text(text.replace(entry, entry.replace(digest, "0" * 64, 1)))
+    cmd = [sys.executable, "-m", "mlflow_repro", "parity", trained.local_run, "--against"]
+    done = run(
+        [*cmd, str(rebuilt)],
+        cwd=tmp_path,
+        env=venv_env(MLFLOW_TRACKING_URI=trained.uri),
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.startswith(f"parity of run {trained.local_run} with pylock.toml {rebuilt}")
+    assert (
+        f"hash-differs    scikit-learn: training {version}, serving {version} (same version; "
+        "the serving lock names 1 file(s) the run's lock does not: sha256 000000000000...)"
+    ) in done.stdout
+    assert "verdict: mismatch" in done.stdout
+
+
 def test_parity_against_a_two_line_serving_file_reads_what_the_model_needs(
     trained: Trained, tmp_path: Path
 ) -> None:

@@ -112,3 +112,35 @@ def test_another_scikit_learn_is_named_and_the_models_library_must_be_pinned(
     # A package both sides pin is compared whether the model needs it or not.
     tool = report(tmp_path, "mlflow==3.17.2\nscikit-learn==1.9.1\ndvc==3.0.0\n")
     assert [(i.name, i.status) for i in tool.mismatches] == [("dvc", "version-differs")]
+
+
+def test_against_a_lock_every_file_it_names_must_be_one_training_locked() -> None:
+    """A pylock.toml names every file the installer may take: a sha256 the run's lock does not
+    have for that version is named, even beside ones it has (a requirements file's hashes need
+    only one in common)."""
+    from mlflow_repro.inspect.parity import _compare
+
+    trained = Pin("1.9.1", frozenset({"a" * 64, "b" * 64}))
+    assert _compare("scikit-learn", trained, Pin("1.9.1", frozenset({"a" * 64})), True, True) == (
+        ParityItem("scikit-learn", "match", "1.9.1", "1.9.1", "version and hash")
+    )
+    other = Pin("1.9.1", frozenset({"a" * 64, "c" * 64}))
+    locked = _compare("scikit-learn", trained, other, True, True)
+    assert (locked.status, locked.detail) == (
+        "hash-differs",
+        "same version; the serving lock names 1 file(s) the run's lock does not: sha256 "
+        "cccccccccccc...",
+    )
+    assert _compare("scikit-learn", trained, other, True).status == "match"  # requirements
+    assert _compare("scikit-learn", trained, Pin("1.0.0", frozenset()), True, True).status == (
+        "version-differs"
+    )
+
+
+def test_the_python_against_a_lock_is_its_requires_python_range() -> None:
+    from mlflow_repro.inspect.parity import _python_against_lock
+
+    assert _python_against_lock("3.11.7", ">=3.11").status == "unchecked"
+    outside = _python_against_lock("3.11.7", ">=3.12")
+    assert (outside.status, outside.serving) == ("version-differs", ">=3.12")
+    assert _python_against_lock("3.11.7", None).detail == "the lock names no Python"

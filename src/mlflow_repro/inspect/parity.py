@@ -2,18 +2,21 @@
 
 Training side: the run's recorded lock (`repro/requirements.lock.txt`: versions and hashes),
 the packages installed beside it, the Python version and the project's own wheel (sha256).
-Serving side: a requirements file (versions and, when it has them, hashes), or an interpreter
-(its installed distributions and Python; default: this one). An installed distribution keeps no
-hash of the wheel it came from unless it was installed from a file (`direct_url.json`), so
-against an interpreter packages from an index are compared by version.
+Serving side: a requirements file (versions and, when it has them, hashes), a PEP 751
+`pylock.toml` (versions and every file's sha256; known by its name or its `lock-version`), or
+an interpreter (its installed distributions and Python; default: this one). An installed
+distribution keeps no hash of the wheel it came from unless it was installed from a file
+(`direct_url.json`), so against an interpreter packages from an index are compared by version.
 
-Against a requirements file, what the run's logged model needs is read too (its MLmodel,
-`requirements.txt` and `python_env.yaml`): a serving file pins what it serves with, not the
-training tools. Every package both sides name is compared; of the rest, the model's own
-libraries (mlflow and each flavor's library, as MLmodel records them) must be pinned
+Against a requirements file or a pylock.toml, what the run's logged model needs is read too
+(its MLmodel, `requirements.txt` and `python_env.yaml`): a serving file pins what it serves
+with, not the training tools. Every package both sides name is compared; of the rest, the
+model's own libraries (mlflow and each flavor's library, as MLmodel records them) must be pinned
 (`missing`), the model's other requirements may be left to the installer (`unpinned`), and what
 only training had (in the lock, not in the model's requirements) is `training-only`. Neither of
-the last two fails the check; each is summed up in one line.
+the last two fails the check; each is summed up in one line. A pylock.toml is a lock: every file
+it names may be installed, so each of its sha256 must be one the run's lock has for that version
+(`hash-differs` names the others); a requirements file's hashes need only one in common.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from typing import Any
 
 from mlflow_repro import process
 from mlflow_repro.errors import ManifestError, UsageError
-from mlflow_repro.inspect.packages import Pin, parse_requirements
+from mlflow_repro.inspect.packages import (
+    NotAPylock,
+    Pin,
+    is_pylock,
+    parse_pylock,
+    parse_requirements,
+)
 from mlflow_repro.inspect.records import ParityItem, ParityReport
 from mlflow_repro.inspect.runs import Target, client_for, load_record, resolve
 from mlflow_repro.uvexport import normalize
@@ -65,11 +74,27 @@ def _interpreter(python: str) -> tuple[str, dict[str, Pin], dict[str, str]]:
     return str(data["python"]), pins, wheels
 
 
-def _compare(name: str, trained: Pin, serving: Pin | None, hashed: bool) -> ParityItem:
+def _compare(
+    name: str, trained: Pin, serving: Pin | None, hashed: bool, locked: bool = False
+) -> ParityItem:
+    """`locked`: the serving side is a lock (pylock.toml) naming every file it may install,
+    so each of its sha256 must be one training's lock has for that version."""
     if serving is None:
         return ParityItem(name, "missing", trained.version, None, "not in the serving environment")
     if serving.version != trained.version:
         return ParityItem(name, "version-differs", trained.version, serving.version)
+    if locked and trained.hashes and serving.hashes:
+        unknown = sorted(serving.hashes - trained.hashes)
+        if not unknown:
+            return ParityItem(name, "match", trained.version, serving.version, "version and hash")
+        return ParityItem(
+            name,
+            "hash-differs",
+            trained.version,
+            serving.version,
+            f"same version; the serving lock names {len(unknown)} file(s) the run's lock does "
+            f"not: sha256 {', '.join(h[:12] + '...' for h in unknown[:3])}",
+        )
     if hashed and trained.hashes and serving.hashes:
         if trained.hashes & serving.hashes:
             return ParityItem(name, "match", trained.version, serving.version, "version and hash")
@@ -81,6 +106,33 @@ def _compare(name: str, trained: Pin, serving: Pin | None, hashed: bool) -> Pari
             "same version, no sha256 in common: another build of it",
         )
     return ParityItem(name, "match", trained.version, serving.version, "version")
+
+
+def _requires_python(text: str) -> str | None:
+    import tomllib
+
+    value = tomllib.loads(text).get("requires-python")
+    return str(value) if value else None
+
+
+def _python_against_lock(trained: str, requires: str | None) -> ParityItem:
+    """A pylock.toml names no Python version, only the range it was locked for
+    (`requires-python`): the run's Python outside it is a mismatch, inside it unchecked."""
+    if not requires:
+        return ParityItem("python", "unchecked", trained, None, "the lock names no Python")
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        inside = SpecifierSet(requires).contains(trained, prereleases=True)
+    except InvalidSpecifier:
+        return ParityItem("python", "unchecked", trained, requires, "unreadable requires-python")
+    if inside:
+        return ParityItem(
+            "python", "unchecked", trained, requires, "the lock names a range, not a version"
+        )
+    return ParityItem(
+        "python", "version-differs", trained, requires, "outside the lock's requires-python"
+    )
 
 
 # A flavor in MLmodel -> the distribution that loads it (the flavor's own library).
@@ -222,10 +274,12 @@ def against_model(
     needs: ModelNeeds,
     serving: dict[str, Pin],
     skip: set[str],
+    locked: bool = False,
 ) -> list[ParityItem]:
-    """Each package of training or the model, against a serving requirements file read with the
-    model's needs: compared where both name it; else missing (the model's own libraries),
-    unpinned (the model's other requirements) or training-only."""
+    """Each package of training or the model, against a serving requirements file (or
+    pylock.toml: `locked`) read with the model's needs: compared where both name it; else
+    missing (the model's own libraries), unpinned (the model's other requirements) or
+    training-only."""
     items = []
     for name in sorted((set(trained) | needs.names) - skip):
         pin = trained.get(name) or needs.pins.get(name)
@@ -233,7 +287,7 @@ def against_model(
             pin = Pin(needs.core[name], frozenset())
         have = serving.get(name)
         if have is not None and pin is not None:
-            items.append(_compare(name, pin, have, True))
+            items.append(_compare(name, pin, have, True, locked))
         elif have is not None:
             items.append(
                 ParityItem(name, "unchecked", None, have.version, "the model names no version")
@@ -279,9 +333,9 @@ def parity(
     tracking_uri: str | None = None,
 ) -> ParityReport:
     """Compare the training environment of `target` (a run id or models:/ URI) with a serving
-    environment: the requirements file `against`, else the interpreter `python` (default: this
-    one). Raises UsageError when the target, the file or the interpreter cannot be read, or when
-    the run recorded no lock to compare with."""
+    environment: the requirements file or pylock.toml `against`, else the interpreter `python`
+    (default: this one). Raises UsageError when the target, the file or the interpreter cannot
+    be read, or when the run recorded no lock to compare with."""
     if against is not None and python is not None:
         raise UsageError(
             "give either --against or --python, not both",
@@ -327,6 +381,7 @@ def parity(
             if normalize(k) not in trained
         }
     )
+    locked, requires_python = False, None
     if against is not None:
         path = Path(against)
         try:
@@ -335,11 +390,25 @@ def parity(
             raise UsageError(
                 f"the requirements file cannot be read ({exc})",
                 value=str(path),
-                hint="pass the serving environment's requirements file (name==version lines)",
+                hint="pass the serving environment's requirements file (name==version lines) "
+                "or its pylock.toml",
             ) from None
-        serving = parse_requirements(text)
+        if is_pylock(path.name, text):
+            try:
+                serving = parse_pylock(text)
+            except NotAPylock as exc:
+                raise UsageError(
+                    f"the pylock.toml cannot be read: {exc}",
+                    value=str(path),
+                    hint="pass a PEP 751 lock (uv export --format pylock.toml) or a "
+                    "requirements file",
+                ) from None
+            locked, requires_python = True, _requires_python(text)
+            described = f"pylock.toml {path}"
+        else:
+            serving = parse_requirements(text)
+            described = f"requirements {path}"
         serving_python, hashed = None, True
-        described = f"requirements {path}"
         project_hashes = {k: p.hashes for k, p in serving.items()}
     else:
         interpreter = python or sys.executable
@@ -348,7 +417,9 @@ def parity(
         described = f"interpreter {interpreter}"
         project_hashes = {k: frozenset([v]) for k, v in wheels.items()}
     items = []
-    if serving_python is None:
+    if locked:
+        items.append(_python_against_lock(env.python_version, requires_python))
+    elif serving_python is None:
         items.append(
             ParityItem(
                 "python",
@@ -379,7 +450,7 @@ def parity(
                 f"the model's python_env.yaml names Python {needs.python}, the run had "
                 f"{env.python_version}"
             )
-        items += against_model(trained, needs, serving, wheel_names)
+        items += against_model(trained, needs, serving, wheel_names, locked)
     else:
         if unread:
             notes.append(
@@ -391,7 +462,7 @@ def parity(
         for name in sorted(trained):
             if name in wheel_names:
                 continue
-            items.append(_compare(name, trained[name], serving.get(name), hashed))
+            items.append(_compare(name, trained[name], serving.get(name), hashed, locked))
     for wheel in env.wheels:
         name = normalize(wheel.name)
         found = project_hashes.get(name, frozenset())

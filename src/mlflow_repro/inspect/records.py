@@ -140,7 +140,7 @@ class ParityReport:
 
     target: str
     run_id: str
-    against: str  # "interpreter <path>" or "requirements <file>"
+    against: str  # "interpreter <path>", "requirements <file>" or "pylock.toml <file>"
     items: list[ParityItem] = field(default_factory=list)
     # What the logged model needs (against a requirements file): which model, how many
     # requirements, its own libraries; empty when not read (an interpreter, or no model found)
