@@ -37,7 +37,7 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> ProcessState:
 
     real, fresh = state.process(), state.ProcessState()
     fresh.capture_id, fresh.finder = real.capture_id, real.finder
-    fresh.generators_watched = real.generators_watched
+    fresh.autoseed_done, fresh.generators_watched = real.autoseed_done, real.generators_watched
     fresh.inputs_root, fresh.inputs_lock = real.inputs_root, real.inputs_lock
     fresh.opened, fresh.written = real.opened, real.written
     monkeypatch.setattr(state, "_PROCESS", fresh)

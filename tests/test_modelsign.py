@@ -10,6 +10,7 @@ import pytest
 
 from mlflow_repro.modelfiles import model_digest
 from mlflow_repro.modelsign import (
+    BINDING_FILE,
     MANIFEST_COPY,
     SIGNATURE_FILE,
     NotSignable,
@@ -29,7 +30,7 @@ def signed(tmp_path: Path) -> tuple[Path, Path, Path]:
     (model / "MLmodel").write_text("flavors: {}\n")
     (model / "model.bin").write_bytes(b"\x00weights\x01")
     private, public = generate(tmp_path / "keys" / "team.key")
-    sign_directory(model, MANIFEST, private)
+    sign_directory(model, MANIFEST, private, run_id="r" * 32, model_id="m-1")
     return model, private, public
 
 
@@ -38,9 +39,31 @@ def test_a_signed_directory_verifies_and_binds_the_manifest(
 ) -> None:
     model, _, public = signed
     assert (model / MANIFEST_COPY).read_bytes() == MANIFEST
-    assert (model / SIGNATURE_FILE).is_file()
-    check = verify_directory("model", model, MANIFEST, public)
-    assert check.ok and check.detail == "model: OMS signature valid, manifest bound"
+    assert (model / SIGNATURE_FILE).is_file() and (model / BINDING_FILE).is_file()
+    check = verify_directory("model", model, MANIFEST, public, run_id="r" * 32, model_id="m-1")
+    assert check.ok and check.detail == "model: OMS signature valid, manifest and run bound"
+
+
+def test_the_private_key_a_recording_machine_holds_verifies_too(
+    signed: tuple[Path, Path, Path],
+) -> None:
+    model, private, _ = signed
+    assert verify_directory("model", model, MANIFEST, private).ok
+
+
+def test_a_model_and_manifest_copied_into_another_run_fail(
+    signed: tuple[Path, Path, Path],
+) -> None:
+    model, _, public = signed
+    check = verify_directory("model", model, MANIFEST, public, run_id="o" * 32, model_id="m-1")
+    assert not check.ok and check.changed == [BINDING_FILE]
+    assert "a model and manifest copied from another run" in check.detail
+
+
+def test_an_unreadable_run_manifest_fails_the_binding(signed: tuple[Path, Path, Path]) -> None:
+    model, _, public = signed
+    check = verify_directory("model", model, None, public)
+    assert not check.ok and "the binding is unchecked" in check.detail
 
 
 def test_signing_files_leave_the_models_digest_as_it_was(tmp_path: Path) -> None:

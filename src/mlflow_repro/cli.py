@@ -89,6 +89,23 @@ def _reproduce_one(args: argparse.Namespace, backend_config: Any) -> ReplayResul
     )
 
 
+def _backend_config(args: argparse.Namespace) -> Any:
+    import json
+
+    if not args.backend_config:
+        return None
+    path = Path(args.backend_config)
+    text = path.read_text("utf-8") if path.is_file() else args.backend_config
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"--backend-config is neither a JSON file nor JSON text ({exc})",
+            value=args.backend_config,
+            hint="pass a path to a JSON file or a JSON object such as '{\"key\": 1}'",
+        ) from None
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from mlflow_repro.replay import wrapper
 
@@ -98,20 +115,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     if len(args.run_id) != 1 or args.experiment or args.filter:
         return _reproduce_many(args)
     args.run_id = args.run_id[0]
-    backend_config = None
-    if args.backend_config:
-        path = Path(args.backend_config)
-        text = path.read_text("utf-8") if path.is_file() else args.backend_config
-        try:
-            backend_config = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"--backend-config is neither a JSON file nor JSON text ({exc})",
-                value=args.backend_config,
-                hint="pass a path to a JSON file or a JSON object such as '{\"key\": 1}'",
-            ) from None
     try:
-        result = _reproduce_one(args, backend_config)
+        result = _reproduce_one(args, _backend_config(args))
     except Exception as exc:
         if outer is not None:
             wrapper.record_failure(outer, args.run_id, exc)

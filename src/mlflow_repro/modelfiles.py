@@ -30,7 +30,13 @@ from pathlib import Path
 # those mlflow-repro adds as the run ends when it signs the model (modelsign.py: the OMS
 # signature and the run's manifest it binds; a replay's differ by nature).
 LOGGING_METADATA = frozenset(
-    {"MLmodel", "registered_model_meta", "model.sig", "mlflow-repro-manifest.json"}
+    {
+        "MLmodel",
+        "registered_model_meta",
+        "model.sig",
+        "mlflow-repro-manifest.json",
+        "mlflow-repro-run.json",
+    }
 )
 
 _SKOPS_IDS = re.compile(rb'"__id__": (\d+)|"file": "(\d+)\.npy"')

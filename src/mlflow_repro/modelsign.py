@@ -6,6 +6,8 @@ keygen`), each model the run logged is signed as the run ends, after its manifes
 - `mlflow-repro-manifest.json` is written into the model directory: the run's
   `repro/manifest.json`, byte for byte (it names the code, the lock, the data versions and the
   seeds, and the sha256 of every payload), so the model's signature binds the manifest too;
+- `mlflow-repro-run.json` beside it names the run and the logged model signed (and the
+  manifest's sha256): a signed model and manifest copied into another run do not pass there;
 - `model.sig`, in the model directory, is the OMS signature (a Sigstore bundle holding a DSSE
   envelope whose in-toto statement lists every file of the model with its sha256), made with
   the `model_signing` library (`mlflow-repro[sign]`). It leaves out itself and
@@ -20,6 +22,7 @@ changed. Both files are signing metadata: left out of `model.digest` and of repl
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -31,6 +34,8 @@ from mlflow_repro.signing import KEY_VAR, key_file
 
 SIGNATURE_FILE = "model.sig"
 MANIFEST_COPY = "mlflow-repro-manifest.json"
+BINDING_FILE = "mlflow-repro-run.json"
+SIGN_SECONDS = 120.0  # how long ending a run waits for its models to be signed
 IGNORED = (SIGNATURE_FILE, "registered_model_meta")
 SIGNATURE_TAG = "repro.model.signature"
 INSTALL = "pip install 'mlflow-repro[sign]' (or add model-signing to the project's dependencies)"
@@ -66,11 +71,34 @@ def _ec_key(path: Path, *, private: bool) -> None:
         raise NotSignable(f"{KEY_VAR} holds a public key: signing needs the private key")
 
 
-def sign_directory(model_dir: Path, manifest_bytes: bytes, private_key: Path) -> None:
-    """Write the manifest copy and the OMS signature into `model_dir`."""
+def check_signable(private_key: Path) -> None:
+    """Raise NotSignable unless this environment and key can make an OMS signature (before any
+    download)."""
+    _library()
+    _ec_key(private_key, private=True)
+
+
+def sign_directory(
+    model_dir: Path,
+    manifest_bytes: bytes,
+    private_key: Path,
+    *,
+    run_id: str = "",
+    model_id: str = "",
+) -> None:
+    """Write the manifest copy, the run binding and the OMS signature into `model_dir`."""
+    import hashlib
+    import json
+
     lib = _library()
     _ec_key(private_key, private=True)
     (model_dir / MANIFEST_COPY).write_bytes(manifest_bytes)
+    binding = {
+        "run_id": run_id,
+        "model_id": model_id,
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+    }
+    (model_dir / BINDING_FILE).write_text(json.dumps(binding, indent=1, sort_keys=True) + "\n")
     hashing = lib.hashing.Config().set_ignored_paths(paths=list(IGNORED))
     config = lib.signing.Config().use_elliptic_key_signer(private_key=private_key)
     config.set_hashing_config(hashing).sign(model_dir, model_dir / SIGNATURE_FILE)
@@ -98,49 +126,107 @@ def _named_files(message: str) -> list[str]:
     return named
 
 
+def _public_pem(key_path: Path, into: Path) -> Path:
+    """The public half of the key in `key_path` as a PEM file (model_signing's verifier reads
+    public keys only; recording machines are configured with the private one)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from mlflow_repro.signing import is_private, load_key
+
+    key = load_key(key_path)
+    if not is_private(key):
+        return key_path
+    public = into / "team.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return public
+
+
 def verify_directory(
-    model: str, model_dir: Path, manifest_bytes: bytes | None, public_key: Path
+    model: str,
+    model_dir: Path,
+    manifest_bytes: bytes | None,
+    key: Path,
+    *,
+    run_id: str | None = None,
+    model_id: str | None = None,
 ) -> ModelCheck:
-    """Check the OMS signature of a downloaded model directory with `public_key`, and that its
-    manifest copy is `manifest_bytes` (the run's repro/manifest.json). Raises NotSignable when
-    the check cannot be made here (no library, an Ed25519 key)."""
+    """Check the OMS signature of a downloaded model directory with the team `key` (either
+    half), that its manifest copy is `manifest_bytes` (the run's repro/manifest.json: None, when
+    the run's manifest could not be read, is a failed check) and that it was signed for
+    `run_id`'s model `model_id`. Raises NotSignable when the check cannot be made here (no
+    library, an Ed25519 key)."""
+    import json
+
     lib = _library()
-    _ec_key(public_key, private=False)
+    _ec_key(key, private=False)
     signature = model_dir / SIGNATURE_FILE
     if not signature.is_file():
         return ModelCheck(model, False, f"{model}: no {SIGNATURE_FILE}: the model is not signed")
-    try:
-        config = lib.verifying.Config().use_elliptic_key_verifier(public_key=public_key)
-        config.verify(model_dir, signature)
-    except Exception as exc:  # the library raises ValueError for a mismatch, others for a key
-        message = str(exc)
-        named = _named_files(message)
-        if named:
-            detail = f"{model}: changed since it was signed: {', '.join(named)}"
-        else:
-            detail = f"{model}: the signature does not verify with the team key ({message[:300]})"
-        return ModelCheck(model, False, detail, named)
-    copy = model_dir / MANIFEST_COPY
-    if not copy.is_file():
-        return ModelCheck(model, False, f"{model}: signed without the run's manifest copy")
-    if manifest_bytes is not None and copy.read_bytes() != manifest_bytes:
+    with tempfile.TemporaryDirectory(prefix="mlflow-repro-key-") as tmp:
+        public_key = _public_pem(key, Path(tmp))
+        try:
+            config = lib.verifying.Config().use_elliptic_key_verifier(public_key=public_key)
+            config.verify(model_dir, signature)
+        except Exception as exc:  # ValueError for a mismatch, others for a key or a bundle
+            message = str(exc)
+            named = _named_files(message)
+            if named:
+                detail = f"{model}: changed since it was signed: {', '.join(named)}"
+            elif message.startswith("Signature mismatch"):
+                detail = f"{model}: its files are not those signed ({message[:300]})"
+            else:
+                detail = (
+                    f"{model}: the signature does not verify with the team key ({message[:300]})"
+                )
+            return ModelCheck(model, False, detail, named)
+    copy, bound = model_dir / MANIFEST_COPY, model_dir / BINDING_FILE
+    if not copy.is_file() or not bound.is_file():
+        return ModelCheck(model, False, f"{model}: signed without the run's manifest and binding")
+    if manifest_bytes is None:
+        return ModelCheck(
+            model, False, f"{model}: the run's manifest could not be read: the binding is unchecked"
+        )
+    if copy.read_bytes() != manifest_bytes:
         return ModelCheck(
             model,
             False,
             f"{model}: the run's repro/manifest.json is not the one its model's signature binds",
             ["repro/manifest.json"],
         )
-    return ModelCheck(model, True, f"{model}: OMS signature valid, manifest bound")
+    try:
+        binding = json.loads(bound.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        binding = {}
+    for name, expected in (("run_id", run_id), ("model_id", model_id)):
+        if expected is not None and binding.get(name) != expected:
+            return ModelCheck(
+                model,
+                False,
+                f"{model}: signed for {name} {binding.get(name)!r}, not {expected!r}: a model "
+                "and manifest copied from another run",
+                [BINDING_FILE],
+            )
+    return ModelCheck(model, True, f"{model}: OMS signature valid, manifest and run bound")
 
 
 def logged_models(client: Any, run: Any) -> list[Any]:
-    """The models the run logged (MLflow 3 logged models whose source is the run)."""
-    return list(
-        client.search_logged_models(
+    """Every model the run logged (MLflow 3 logged models whose source is the run; all pages)."""
+    found: list[Any] = []
+    token = None
+    while True:
+        page = client.search_logged_models(
             experiment_ids=[run.info.experiment_id],
             filter_string=f"source_run_id = '{run.info.run_id}'",
+            page_token=token,
         )
-    )
+        found += list(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return found
 
 
 def download(client: Any, model: Any, into: Path) -> Path:
@@ -155,38 +241,74 @@ def download(client: Any, model: Any, into: Path) -> Path:
     )
 
 
-def sign_run(client: Any, run_id: str) -> str | None:
-    """Sign every model run `run_id` logged (as the run ends; never raises). Returns what the
-    `repro.model.signature` tag now says, or None when no key is configured or no model was
-    logged."""
-    private_key = key_file()
-    if private_key is None:
+def _sign_models(client: Any, run_id: str, private_key: Path) -> str | None:
+    check_signable(private_key)  # before anything is downloaded
+    run = client.get_run(run_id)
+    models = logged_models(client, run)
+    if not models:
         return None
-    try:
-        run = client.get_run(run_id)
-        models = logged_models(client, run)
-        if not models:
-            return None
-        with tempfile.TemporaryDirectory(prefix="mlflow-repro-sign-") as tmp:
-            manifest = Path(client.download_artifacts(run_id, "repro/manifest.json", tmp))
-            manifest_bytes = manifest.read_bytes()
+    signed = 0
+    with tempfile.TemporaryDirectory(prefix="mlflow-repro-sign-") as tmp:
+        manifest = Path(client.download_artifacts(run_id, "repro/manifest.json", tmp))
+        manifest_bytes = manifest.read_bytes()
+        try:
             for index, model in enumerate(models):
                 local = download(client, model, Path(tmp) / f"m{index}")
-                sign_directory(local, manifest_bytes, private_key)
-                for name in (MANIFEST_COPY, SIGNATURE_FILE):
+                sign_directory(
+                    local, manifest_bytes, private_key, run_id=run_id, model_id=model.model_id
+                )
+                for name in (MANIFEST_COPY, BINDING_FILE, SIGNATURE_FILE):
                     client.log_model_artifact(model.model_id, str(local / name))
                 shutil.rmtree(local, ignore_errors=True)
-        from mlflow_repro.signing import fingerprint, load_key
+                signed += 1
+        except Exception as exc:
+            raise RuntimeError(f"{signed} of {len(models)} model(s) signed, then: {exc}") from exc
+    from mlflow_repro.signing import fingerprint, load_key
 
-        value = f"oms: {len(models)} model(s) signed by key {fingerprint(load_key(private_key))}"
-    except NotSignable as exc:
-        value = f"not signed: {exc}"
-    except Exception as exc:
-        value = f"not signed: {type(exc).__name__}: {exc}"
-    try:
-        client.set_tag(run_id, SIGNATURE_TAG, value[:5000])
-    except Exception as exc:
-        import sys
+    return f"oms: {len(models)} model(s) signed by key {fingerprint(load_key(private_key))}"
 
-        print(f"mlflow-repro: run {run_id}: {value} (tag not set: {exc})", file=sys.stderr)
-    return value
+
+def sign_run(client: Any, run_id: str, timeout: float = SIGN_SECONDS) -> str | None:
+    """Sign every model run `run_id` logged (as the run ends; never raises, waits `timeout` at
+    most: a store that hangs leaves the run's models unsigned, and the tag says nothing).
+    Returns what the `repro.model.signature` tag now says, or None when no key is configured
+    or no model was logged."""
+    import sys
+    import threading
+
+    from mlflow_repro.secrets import redact_urls
+
+    outcome: list[str | None] = []
+
+    def work() -> None:
+        try:
+            private_key = key_file()
+            if private_key is None:
+                outcome.append(None)
+                return
+            value = _sign_models(client, run_id, private_key)
+        except NotSignable as exc:
+            value = f"not signed: {exc}"
+        except Exception as exc:
+            value = f"not signed: {type(exc).__name__}: {exc}"
+        outcome.append(value)
+        if value is None:
+            return
+        try:
+            client.set_tag(run_id, SIGNATURE_TAG, redact_urls(value)[:5000])
+        except Exception as exc:
+            print(f"mlflow-repro: run {run_id}: {value} (tag not set: {exc})", file=sys.stderr)
+
+    if not os.environ.get(KEY_VAR, "").strip():
+        return None  # no key: nothing to do, and no thread
+    thread = threading.Thread(target=work, daemon=True, name="mlflow-repro-sign")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        print(
+            f"mlflow-repro: run {run_id}: its models are still being signed after {timeout:.0f} s; "
+            "ending the run goes on (the signing, until the process exits)",
+            file=sys.stderr,
+        )
+        return None
+    return redact_urls(outcome[0]) if outcome and outcome[0] else None

@@ -65,7 +65,12 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
     import numpy.random  # noqa: F401 (a dependency of mlflow-repro, and cheap: always seeded)
 
+    from mlflow_repro.plugin.autoseed import install, watch_imports
+
     state = process()
+    # Before `import mlflow` too: what the plugin does as it loads happens first (the replay's
+    # states read, the generators loaded so far recorded and observed), then this call's seed.
+    install(state)
     ledger = state.ledger
     seeded = []
     with ledger.ours():  # these calls are ours, not the user's: not recorded as user seeds
@@ -78,8 +83,6 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
                 generator.make_deterministic(module)
             seeded.append(name)
     ledger.record_seed_everything(seed, source, deterministic, seeded)
-    from mlflow_repro.plugin.autoseed import watch_imports
-
     watch_imports(state)  # frameworks imported from now on get this seed
     os.environ[SEED_VAR] = str(seed)
     return seed

@@ -66,7 +66,8 @@ def test_a_signed_models_directory_verifies_with_the_standard_cli_and_audit(
             tracking_uri=project.uri,
         )
     )
-    assert {"model.sig", "mlflow-repro-manifest.json"} <= {p.name for p in downloaded.iterdir()}
+    signing_files = {"model.sig", "mlflow-repro-manifest.json", "mlflow-repro-run.json"}
+    assert signing_files <= {p.name for p in downloaded.iterdir()}
     done = oms_verify(downloaded, public)
     assert done.returncode == 0 and "Verification succeeded" in done.stdout + done.stderr
     # The version registered from the run, downloaded through the registry (MLflow adds its
@@ -85,7 +86,7 @@ def test_a_signed_models_directory_verifies_with_the_standard_cli_and_audit(
     assert (registered / "registered_model_meta").is_file()
     assert oms_verify(registered, public).returncode == 0
     ok = model_line(audit(project, run_id, public).stdout)
-    assert ok.split()[0] == "ok" and "OMS signature valid, manifest bound" in ok, ok
+    assert ok.split()[0] == "ok" and "OMS signature valid, manifest and run bound" in ok, ok
 
     # Another team's key: both fail.
     assert oms_verify(downloaded, other).returncode != 0

@@ -189,3 +189,40 @@ def test_the_run_start_fingerprint_in_the_ledger_is_what_capture_records(
     random.random()  # the job draws after the mark: the recorded fingerprint does not move
     seeds, _ = collect_seeds(None, ledger)
     assert seeds.rng_fingerprint == "0123456789abcdef"
+
+
+SEEDED_BEFORE_IMPORT_MLFLOW = """
+import json, os, random
+import mlflow_repro
+mlflow_repro.seed_everything(7)
+import mlflow
+import numpy
+random.seed(3)
+numpy.random.seed(4)
+from mlflow_repro.plugin.state import process
+ledger = process().ledger
+print(json.dumps({"calls": ledger.user_calls, "preloaded": sorted(ledger.preloaded),
+                  "errors": ledger.errors, "seed": ledger.seed, "source": ledger.source,
+                  "state_var": os.environ.get("MLFLOW_REPRO_RNG_STATE")}))
+"""
+
+
+def test_seed_everything_before_import_mlflow_keeps_the_plugins_own_start(tmp_path: Path) -> None:
+    """The README's order (`seed_everything` first, then `import mlflow`): the replay's state
+    file is still read and taken out of the environment, the generators loaded by then are
+    recorded, and the user's later seeding calls are observed, once each."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", SEEDED_BEFORE_IMPORT_MLFLOW],
+        capture_output=True,
+        text=True,
+        env={**os.environ, STATE_VAR: str(tmp_path / "absent.json"), "MLFLOW_REPRO_AUTO_SEED": "1"},
+        cwd=tmp_path,
+        check=True,
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["calls"] == [["random.seed", "3"], ["numpy.random.seed", "4"]], found
+    assert "random" in found["preloaded"] and found["state_var"] is None
+    assert [e for e in found["errors"] if "absent.json" in e]
+    assert found["seed"] == 7  # seed_everything's seed is the one in effect

@@ -30,12 +30,13 @@ def test_the_wrapper_is_marked_captured_so_the_plugin_leaves_it(
     assert os.environ[CAPTURED_RUN_VAR] == "f" * 32
 
 
-def _runs() -> tuple[str, str]:
+def _runs(entry_point: str = "reproduce") -> tuple[str, str]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
     original = client.create_run("0", tags={**NO_CAPTURE, "mlflow.runName": "training"})
-    outer = client.create_run("0", tags=NO_CAPTURE)
+    tags = {**NO_CAPTURE, "mlflow.project.entryPoint": entry_point}
+    outer = client.create_run("0", tags=tags)
     return original.info.run_id, outer.info.run_id
 
 
@@ -61,9 +62,23 @@ def test_a_replay_that_could_not_be_made_leaves_its_error_on_the_wrapper(
 
     original, outer = _runs()
     error = ReplayError("the recorded commit is in no source", run_id=original, hint="push it")
-    wrapper.record_failure(outer, original, error)
+    wrapper.record_failure(outer, original[:8], error)  # as typed: a prefix
     tags = MlflowClient().get_run(outer).data.tags
     assert "the recorded commit is in no source" in tags["repro.reproduce.error"]
+    assert tags["repro.reproduce.of"] == original  # the full id
     assert "repro.replay.verdict" not in tags and "repro.reproduce.replay" not in tags
     assert ": no replay**" in tags["mlflow.note.content"]
     assert "push it" in tags["mlflow.note.content"]
+
+
+def test_a_job_that_calls_reproduce_from_its_own_run_keeps_its_run_as_it_was(
+    tracking_uri: str,
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    original, outer = _runs(entry_point="main")
+    wrapper.record(outer, ReplayResult(original, "a" * 32, "/w", Verdict("identical")))
+    wrapper.record_failure(outer, original, ReplayError("no"))
+    tags = MlflowClient().get_run(outer).data.tags
+    assert not [k for k in tags if k.startswith("repro.") and k != "repro.capture"]
+    assert "mlflow.note.content" not in tags

@@ -402,20 +402,21 @@ def _model_signature_items(
     key = key_file()
     if key is None:
         return []
-    manifest_bytes = None
-    if record.payloads is not None:
-        for candidate in (
-            record.payloads / "manifest.json",
-            record.payloads / "repro" / "manifest.json",
-        ):
-            if candidate.is_file():
-                manifest_bytes = candidate.read_bytes()
-                break
+    manifest_bytes = None  # None: unreadable, and the model's binding fails unchecked
+    if record.payloads is not None and (record.payloads / "repro" / "manifest.json").is_file():
+        manifest_bytes = (record.payloads / "repro" / "manifest.json").read_bytes()
     items = []
     for index, model in enumerate(models):
         local = first if index == 0 else download(client, model, scratch / f"m{index}")
         try:
-            check = verify_directory(model.name, local, manifest_bytes, key)
+            check = verify_directory(
+                model.name,
+                local,
+                manifest_bytes,
+                key,
+                run_id=record.run_id,
+                model_id=model.model_id,
+            )
         except NotSignable as exc:
             return [
                 _item(

@@ -138,9 +138,11 @@ def turned_off() -> bool:
 
 def install(state: ProcessState) -> None:
     """Choose the seed, read a replay's states, keep the generators already loaded, and seed
-    those imported later (once per process)."""
-    if turned_off() or state.generators_watched:
+    those imported later (once per process: at `import mlflow`, or first thing in a
+    `seed_everything` called before it)."""
+    if turned_off() or state.autoseed_done:
         return
+    state.autoseed_done = True
     choose_seed(state.ledger)
     read_states(state.ledger)
     for generator in watch_imports(state):

@@ -44,7 +44,8 @@ class ProcessState:
         self.start_dir = START_DIR
         self.ledger = Ledger()
         self.finder = ImportFinder()
-        self.generators_watched = False  # automatic seeding watches their imports (autoseed)
+        self.autoseed_done = False  # automatic seeding installed (autoseed.install, once)
+        self.generators_watched = False  # the generators' imports are watched (autoseed)
         # this process's capture, shared by its runs, and their numbering
         self._capture_lock = threading.Lock()  # held for the whole capture: later callers wait
         self.captured: Captured | None = None

@@ -9,6 +9,7 @@ each keeps them apart), at most `jobs` at a time, and one table sums them up.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -92,7 +93,10 @@ def select_runs(
 def _one(run_id: str, options: Sequence[str]) -> BatchItem:
     began = time.perf_counter()
     cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", run_id, "--json", *options]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # Each replay in its own process, which is no `mlflow run -e reproduce` wrapper: the run
+    # such a wrapper has (MLFLOW_RUN_ID) is not theirs to describe.
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_RUN_ID"}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     took = round(time.perf_counter() - began, 1)
     try:
         result = json.loads(done.stdout)

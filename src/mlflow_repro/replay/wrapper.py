@@ -56,6 +56,22 @@ def _name_of(client: Any, run_id: str) -> str:
         return run_id[:8]
 
 
+def _is_reproduce_run(client: Any, run_id: str) -> bool:
+    """Whether `run_id` is the run `mlflow run -e reproduce` made: a job that merely calls
+    `mlflow-repro reproduce` from its own run must not have that run renamed or described."""
+    entry = client.get_run(run_id).data.tags.get("mlflow.project.entryPoint")
+    return bool(entry == "reproduce")
+
+
+def _full_id(client: Any, run_id: str) -> str:
+    try:
+        from mlflow_repro.store import resolve_run_id
+
+        return str(resolve_run_id(client, run_id))
+    except Exception:
+        return run_id  # as typed: it named no run (that is the error recorded)
+
+
 def record(wrapper: str, result: ReplayResult) -> None:
     """The wrapper run says which replay it made and its verdict (never raises)."""
     from mlflow.entities import RunTag
@@ -63,6 +79,8 @@ def record(wrapper: str, result: ReplayResult) -> None:
 
     try:
         client = MlflowClient()
+        if not _is_reproduce_run(client, wrapper):
+            return
         original, new, verdict = result.original_run_id, result.new_run_id, result.verdict
         note = (
             f"{DESCRIPTION_MARK}reproduce of run {_link(client, original)}: "
@@ -91,6 +109,9 @@ def record_failure(wrapper: str, original: str, error: BaseException) -> None:
 
     try:
         client = MlflowClient()
+        if not _is_reproduce_run(client, wrapper):
+            return
+        original = _full_id(client, original)
         reason = str(error).strip() or type(error).__name__
         note = (
             f"{DESCRIPTION_MARK}reproduce of run {_link(client, original)}: no replay**\n\n"
