@@ -95,4 +95,6 @@ def test_the_plugin_requires_only_mlflow_and_uv() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     names = {r.split(">")[0].split("=")[0].split("[")[0].strip() for r in project["dependencies"]}
     assert names == {"mlflow", "uv"}
-    assert set(project["optional-dependencies"]) == {"dvc"}
+    extras = project["optional-dependencies"]
+    assert set(extras) == {"dvc", "sign"}  # replay's DVC; OpenSSF model signing (modelsign.py)
+    assert {r.split(">")[0].split("=")[0] for r in extras["sign"]} == {"model-signing", "pyopenssl"}

@@ -269,7 +269,7 @@ def test_a_plain_script_run_is_replayed_from_its_command_line(project: Project) 
     ]
     assert new.data.tags["repro.replay.verdict"] == "identical"
     assert new.data.metrics == original.data.metrics  # unseeded draws, value by value
-    assert new.info.run_name == original.info.run_name  # MLflow drew it from the same state
+    assert new.info.run_name == f"{original.info.run_name} · replay"  # named after it
     assert new.data.params == {"scale": "2.0", "fold": "1"}  # the second run, as the original
     assert new.data.tags["repro.replay.command"] == "scripts/draw.py --scale 2"
     assert new.info.status == "FINISHED"
