@@ -262,6 +262,8 @@ def test_no_planted_credential_reaches_the_store_the_artifacts_or_the_console(
     ]
     [requirements] = [p for p in artifacts if p.name == "requirements.lock.txt"]
     assert "private-pkg @ https://pkgs.example.invalid/private_pkg" in requirements.read_text()
+    [pylock] = [p for p in artifacts if p.name == "pylock.toml"]  # the same lock, PEP 751
+    assert 'url = "https://pkgs.example.invalid/private_pkg' in pylock.read_text()
     leaks = sorted(
         kind
         for kind, value in [*t.items(), *v.items()]
