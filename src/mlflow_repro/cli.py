@@ -451,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check that a serving environment matches the run's training environment",
         description="Package by package (version, and sha256 where the serving side records "
         "it), Python and the project's wheel, between what the run was trained with and a "
-        "serving environment: a requirements file (--against) or an interpreter (--python; "
+        "serving environment: a requirements file or a PEP 751 pylock.toml (--against) or an "
+        "interpreter (--python; "
         "default: this one). Against a requirements file, what the logged model needs (its "
         "MLmodel, requirements.txt, python_env.yaml) is read too: the model's own libraries "
         "must be pinned as trained, its other requirements may be left to the installer, and "
@@ -461,7 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parity.add_argument("target", help=TARGET_HELP)
     where = parity.add_mutually_exclusive_group()
-    where.add_argument("--against", type=Path, help="the serving requirements file")
+    where.add_argument(
+        "--against", type=Path, help="the serving requirements file, or its pylock.toml"
+    )
     where.add_argument("--python", help="the serving environment's python executable")
     parity.add_argument(
         "--all",
