@@ -124,3 +124,15 @@ def test_an_ed25519_key_is_refused_with_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "model").mkdir()
     with pytest.raises(NotSignable, match=r"NIST P-256/384/521 keys only.*mlflow-repro keygen"):
         sign_directory(tmp_path / "model", MANIFEST, key)
+
+
+def test_without_the_sign_extra_the_message_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "model_signing", None)  # as if not installed
+    private, _ = generate(tmp_path / "team.key")
+    (tmp_path / "model").mkdir()
+    with pytest.raises(NotSignable, match=r"not installed.*pip install 'mlflow-repro\[sign\]'"):
+        sign_directory(tmp_path / "model", MANIFEST, private)
