@@ -83,7 +83,7 @@ test *args: install-frameworks data browser
     export MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1
     if [ -n "{{args}}" ]; then exec uv run --frozen pytest {{args}}; fi
     # beside: the unit tier, then the end-to-end files that need none of the shared template runs
-    beside=(tests/e2e/test_install.py tests/e2e/test_seeds.py tests/e2e/test_server.py tests/e2e/test_failures.py tests/e2e/test_runs.py tests/e2e/test_readme_install.py)
+    beside=(tests/e2e/test_install.py tests/e2e/test_seeds.py tests/e2e/test_server.py tests/e2e/test_failures.py tests/e2e/test_runs.py tests/e2e/test_readme_install.py tests/e2e/test_model_signing.py)
     side_log=$(mktemp)
     # niced: the end-to-end tier is the longer lane; the server file's 32-process sweep would
     # otherwise take its core for most of a minute (measured: e2e tier 584 s beside it, un-niced)

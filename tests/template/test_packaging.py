@@ -208,7 +208,7 @@ def test_the_wheel_metadata_is_valid_and_ready_to_publish(tmp_path: Path) -> Non
     assert metadata.license_files == ["LICENSE"]
     assert metadata.classifiers and "Development Status :: 3 - Alpha" in metadata.classifiers
     assert str(metadata.requires_python) == ">=3.11"
-    assert metadata.provides_extra == ["dvc"]
+    assert metadata.provides_extra == ["dvc", "sign"]
     assert "repro = mlflow_repro.plugin:ReproRunContext" in entry_points
     assert "mlflow-repro = mlflow_repro.cli:main" in entry_points
     changelog = (REPO_ROOT / "CHANGELOG.md").read_text()
