@@ -25,6 +25,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # (a copy, an empty run): the plugin records nothing for it (as for a tool importing runs).
 NO_CAPTURE = {"repro.capture": "off"}
 
+# MLflow's telemetry cannot reach its server from here; when its config fetch fails, its
+# background thread unsets _MLFLOW_TELEMETRY_SESSION_ID from os.environ while another thread may
+# be iterating os.environ (requests does, on every call): a KeyError in the user's log_param,
+# seen once in a 32-process sweep (MLflow 3.17.2, telemetry/client.py _fetch_config). Off for
+# the suite and every process it starts, as the benchmarks do.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 
 @pytest.fixture
 def fresh_process(monkeypatch: pytest.MonkeyPatch) -> ProcessState:
