@@ -42,11 +42,9 @@ def current() -> str | None:
 
 
 def _link(client: Any, run_id: str) -> str:
-    try:
-        experiment = client.get_run(run_id).info.experiment_id
-    except Exception:
-        return f"`{run_id}`"
-    return f"[{run_id}](#/experiments/{experiment}/runs/{run_id})"
+    from mlflow_repro.replay.reproduce import _run_link  # the replay's own links: one way
+
+    return _run_link(client, run_id)
 
 
 def _name_of(client: Any, run_id: str) -> str:
