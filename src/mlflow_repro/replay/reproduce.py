@@ -206,7 +206,9 @@ def _run_link(client: Any, run_id: str) -> str:
         experiment = client.get_run(run_id).info.experiment_id
     except Exception:
         return f"`{run_id}`"
-    return f"[{run_id}](#/experiments/{experiment}/runs/{run_id})"
+    from mlflow_repro.uiview import run_route
+
+    return f"[{run_id}]({run_route(experiment, run_id)})"
 
 
 def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
