@@ -196,6 +196,27 @@ class Seeds:
 
 
 @dataclass(frozen=True)
+class Container:
+    """The image a run ran in, by content: read from the engine by the launching side (`mlflow
+    run`'s host process, plugin/hostside.py) and passed into the container as
+    MLFLOW_REPRO_CONTAINER, never only a mutable tag. `source` "launcher": all of the above;
+    "unidentified": the process runs in a container (/.dockerenv) and no launcher said which image
+    (the record is incomplete: replay cannot choose the image)."""
+
+    source: str = "launcher"  # "launcher" or "unidentified"
+    image: str = ""  # the reference the launch named (docker_env image, or the backend's image)
+    image_id: str = ""  # its content id, "sha256:<64 hex>" (the same id: the same layers)
+    repo_digest: str | None = None  # "<repository>@sha256:<64 hex>": pullable from a registry
+    # the image MLflow built FROM it with the project copied in (`mlflow.docker.image.id`): new
+    # with every run (the code is in it), so replay runs in `image_id` with its own copy
+    run_image_id: str | None = None
+    # the recipe's build inputs, from the image's io.mlflow-repro.* labels (container/build.py):
+    # base image by id/digest, uv.lock and requirements sha256, wheel sha256s, the Dockerfile
+    build: dict[str, str] = field(default_factory=dict)
+    network: str | None = None  # `docker run --network` as launched (host, none, ...)
+
+
+@dataclass(frozen=True)
 class Platform:
     system: str = ""
     release: str = ""
@@ -207,6 +228,7 @@ class Platform:
     cpu_flags: list[str] = field(default_factory=list)
     blas: list[dict[str, str]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    container: Container | None = None  # None: not in a container
 
 
 @dataclass(frozen=True)
