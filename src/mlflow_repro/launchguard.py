@@ -197,5 +197,9 @@ def install(force: bool = False) -> None:
         from mlflow_repro.plugin.importhook import after_import
 
         after_import(MODULE, _wrap)
+        # a docker_env run: the image read on this side and passed into the container
+        from mlflow_repro.container import hostside
+
+        hostside.install()
     except Exception as exc:
         print(f"mlflow-repro: `mlflow run` guard not installed: {exc}", file=sys.stderr)

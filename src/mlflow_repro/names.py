@@ -35,6 +35,7 @@ REPLAY_OF_TAG = "repro.replay.of"  # also on a model version a replay registers
 REPLAY_VERDICT_TAG = "repro.replay.verdict"
 REPLAY_DIFFERENCES_TAG = "repro.replay.differences"
 REPLAY_WORKSPACE_TAG = "repro.replay.workspace"
+REPLAY_IMAGE_TAG = "repro.replay.image"  # a re-run in an image: same, rebuilt, or another
 REPLAY_COMMAND_TAG = "repro.replay.command"  # a plain script's re-run command line
 REPLAY_LATEST_TAG = "repro.replay.latest"
 REPLAY_LATEST_RUN_TAG = "repro.replay.latest_run"
@@ -46,3 +47,8 @@ REPRODUCE_ERROR_TAG = "repro.reproduce.error"  # why no replay was made
 # An interactive session's cells: logged as repro/<SESSION_CELLS>, written by replay as a script
 SESSION_CELLS = "session/cells.py"
 SESSION_SCRIPT = ".mlflow-repro-session.py"
+
+# Containers: what `mlflow run`'s host process read of the image from the engine (JSON: the
+# manifest's platform.container fields), passed into the container as `docker run -e`
+CONTAINER_VAR = "MLFLOW_REPRO_CONTAINER"
+DOCKER_BACKEND = "repro-docker"  # the project backend that runs a project in an image

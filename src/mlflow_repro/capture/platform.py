@@ -7,7 +7,8 @@ import platform
 import sys
 from pathlib import Path
 
-from mlflow_repro.manifest import Platform
+from mlflow_repro.manifest import Container, Platform
+from mlflow_repro.names import CONTAINER_VAR
 
 # Environment variables whose values change floating-point results or thread scheduling.
 # Only these values are ever recorded: everything else in the environment stays out.
@@ -131,8 +132,44 @@ def loaded_blas() -> list[dict[str, str]]:
     return sorted(found, key=lambda lib: sorted(lib.items()))
 
 
+# Files a container engine leaves in the containers it starts (Docker; Podman)
+CONTAINER_MARKS = ("/.dockerenv", "/run/.containerenv")
+_CONTAINER_TEXT = ("source", "image", "image_id", "repo_digest", "run_image_id", "network")
+
+
+def in_container() -> bool:
+    return any(os.path.exists(mark) for mark in CONTAINER_MARKS)
+
+
+def collect_container(
+    environ: dict[str, str] | None = None, inside: bool | None = None
+) -> tuple[Container | None, list[str]]:
+    """The image this process runs in, as the launching side read it (MLFLOW_REPRO_CONTAINER,
+    set by `mlflow run`'s host process: container/hostside.py); "unidentified" when the process
+    is in a container and no launcher said which image; None on a host."""
+    import json
+
+    inside = in_container() if inside is None else inside
+    raw = (os.environ if environ is None else environ).get(CONTAINER_VAR, "")
+    if not raw:
+        return (Container(source="unidentified") if inside else None), []
+    try:
+        data = json.loads(raw)
+        fields = {k: data[k] for k in _CONTAINER_TEXT if isinstance(data.get(k), str)}
+        build = {str(k): str(v)[:20000] for k, v in (data.get("build") or {}).items()}
+        container = Container(**fields, build=build)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return Container(source="unidentified"), [f"{CONTAINER_VAR} unreadable: {exc}"]
+    errors = []
+    if not container.image_id.startswith("sha256:"):
+        errors.append(f"the launcher could not read image {container.image!r} from the engine")
+        container = Container(source="unidentified", image=container.image)
+    return container, errors
+
+
 def collect_platform() -> tuple[Platform, list[str]]:
     model, flags = _cpuinfo()
+    container, errors = collect_container()
     uname = platform.uname()
     return Platform(
         system=uname.system,
@@ -145,4 +182,5 @@ def collect_platform() -> tuple[Platform, list[str]]:
         cpu_flags=flags,
         blas=loaded_blas(),
         env={k: os.environ[k] for k in ENV_ALLOWLIST if k in os.environ},
-    ), []
+        container=container,
+    ), errors

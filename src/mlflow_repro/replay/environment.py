@@ -13,8 +13,12 @@ from mlflow_repro.process import run, uv_binary
 STEP = "environment"
 
 
-def check_environment(manifest: Manifest, workspace: Path, run_id: str) -> None:
-    """The recorded lock and interpreter are what the workspace will use, or a clear error."""
+def check_environment(
+    manifest: Manifest, workspace: Path, run_id: str, *, in_image: bool = False
+) -> None:
+    """The recorded lock and interpreter are what the workspace will use, or a clear error.
+    `in_image`: the re-run runs in an image, whose interpreter is its own (checked by image id),
+    so this host's Pythons are not asked."""
     env = manifest.environment
     if env.lock_source == "uv.lock" and env.lock_file and env.lock_file_sha256:
         lock = workspace / env.lock_file
@@ -28,7 +32,7 @@ def check_environment(manifest: Manifest, workspace: Path, run_id: str) -> None:
                 hint="the recorded commit and diff should hold that lock: check the manifest",
             )
     version = env.python_version
-    if version:
+    if version and not in_image:
         found_python = run(
             [uv_binary() or "uv", "python", "find", "--no-project", version], timeout=60
         )

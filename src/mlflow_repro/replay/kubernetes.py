@@ -584,6 +584,21 @@ def _into_build_context(state: Path, directory: Path) -> tuple[Path, str]:
 
 
 @contextmanager
+def in_build_context(values: Mapping[str, str], directory: Path) -> Iterator[dict[str, str]]:
+    """`values` as a container sees them: the generator state (STATE_VAR) copied into the
+    build context and named by its path in the container; the copy removed afterwards."""
+    values = dict(values)
+    placed: Path | None = None
+    try:
+        if values.get(STATE_VAR):
+            placed, values[STATE_VAR] = _into_build_context(Path(values[STATE_VAR]), directory)
+        yield values
+    finally:
+        if placed is not None:
+            shutil.rmtree(placed.parent, ignore_errors=True)
+
+
+@contextmanager
 def job_config(job: Job, values: Mapping[str, str], directory: Path) -> Iterator[dict[str, Any]]:
     """The backend config MLflow gets: the template a copy that sets replay's variables in the
     Job, the generator state (STATE_VAR) in the build context; removed again afterwards."""

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Manifest
-from mlflow_repro.names import REPLAY_OF_VAR, REPLAY_REGISTER_VAR, STATE_VAR
+from mlflow_repro.names import DOCKER_BACKEND, REPLAY_OF_VAR, REPLAY_REGISTER_VAR, STATE_VAR
 from mlflow_repro.replay import kubernetes, project, script
+from mlflow_repro.replay.image import ImagePlan
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Plan:
     directory: Path  # the MLproject's directory (a plain script: the workspace)
     notes: list[str] = field(default_factory=list)  # choices the manifest could not settle
     job: kubernetes.Job | None = None  # the kubernetes backend: what `checked` found
+    image: ImagePlan | None = None  # the image the re-run runs in (the repro-docker backend)
 
 
 def checked(
@@ -57,6 +60,7 @@ def plan_launch(
     *,
     env_manager: str | None = None,
     backend: str | None = None,
+    image: ImagePlan | None = None,
 ) -> Plan:
     """Like with like: by default the entry point, parameters, environment manager and backend
     the manifest recorded. `logged_params` (the original run's params) are read only for a
@@ -64,6 +68,36 @@ def plan_launch(
     is created when the re-run cannot be started."""
     launch = manifest.launch
     backend = backend or launch.backend or "local"
+    if image is not None:
+        if backend not in ("local", DOCKER_BACKEND):
+            raise ReplayError(
+                f"the re-run must run in image {image.image_id}, and --backend {backend} runs it "
+                "elsewhere",
+                run_id=run_id,
+                step="run",
+                value=backend,
+                hint="replay it with --backend local (the image runs on this machine's Docker) "
+                "or --backend repro-docker; nothing was started",
+            )
+        if launch.entry_point is None:
+            raise ReplayError(
+                "the run was not started by `mlflow run`, and replay runs a re-run in an image "
+                "only through `mlflow run` (its repro-docker backend)",
+                run_id=run_id,
+                step="run",
+                value=image.image_id,
+                hint="replay it on this host, without --image; nothing was started",
+            )
+        backend = DOCKER_BACKEND
+    elif backend == DOCKER_BACKEND:
+        raise ReplayError(
+            "the run was launched with the repro-docker backend, and its manifest records no "
+            "image to replay it in",
+            run_id=run_id,
+            step="run",
+            value=backend,
+            hint="name one with --image; nothing was started",
+        )
     if launch.entry_point is None:
         env_manager = env_manager or script.default_env_manager(manifest)
         script.check_script(manifest, workspace, env_manager, backend, run_id)
@@ -77,12 +111,15 @@ def plan_launch(
     declared = project.declared_parameters(directory, launch.entry_point, run_id)
     parameters, note = project.launch_parameters(manifest, declared, logged_params)
     notes += [note] if note else []
+    if image is not None:
+        env_manager = "local"  # the image is the environment; MLflow builds none
+        notes.append(image.note)
     if backend == "kubernetes":
         notes.append(
             "backend kubernetes: the re-run's environment is the MLproject's docker_env image "
             f"with the workspace copied in; the environment manager ({env_manager}) is not used"
         )
-    return Plan(launch.entry_point, parameters, env_manager, backend, directory, notes)
+    return Plan(launch.entry_point, parameters, env_manager, backend, directory, notes, image=image)
 
 
 def describe(plan: Plan, manifest: Manifest) -> str:
@@ -90,6 +127,10 @@ def describe(plan: Plan, manifest: Manifest) -> str:
         return script.describe(manifest, plan.env_manager)
     if plan.backend == "kubernetes":
         return f"mlflow run -e {plan.entry_point} --backend kubernetes (a Job on the cluster)"
+    if plan.image is not None:
+        return (
+            f"mlflow run -e {plan.entry_point} --backend {DOCKER_BACKEND} in {plan.image.image_id}"
+        )
     return (
         f"mlflow run -e {plan.entry_point} --env-manager {plan.env_manager} "
         f"(backend {plan.backend})"
@@ -145,6 +186,22 @@ def launch(
         assert job is not None
         with kubernetes.job_config(job, values, plan.directory) as config:
             return _project(plan, plan.entry_point, experiment_id, run_id, config, True)
+    if plan.image is not None and plan.entry_point is not None:
+        with kubernetes.in_build_context(values, plan.directory) as inside:
+            config = {
+                **(backend_config or {}),
+                "image": plan.image.image_id,
+                "environment": dict(sorted(inside.items())),
+            }
+            return _project(
+                plan,
+                plan.entry_point,
+                experiment_id,
+                run_id,
+                config,
+                True,
+                docker_args={"network": plan.image.network},
+            )
     with _environment(values):
         if plan.entry_point is None:
             return script.launch_script(
@@ -165,6 +222,7 @@ def _project(
     run_id: str,
     backend_config: dict[str, Any] | None,
     build_image: bool,
+    docker_args: dict[str, Any] | None = None,
 ) -> str:
     return project.launch_project(
         plan.directory,
@@ -176,4 +234,5 @@ def _project(
         backend_config=backend_config,
         run_id=run_id,
         build_image=build_image,
+        docker_args=docker_args,
     )

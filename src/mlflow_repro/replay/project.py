@@ -9,6 +9,7 @@ from typing import Any
 
 from mlflow_repro.errors import ReplayError
 from mlflow_repro.manifest import Manifest
+from mlflow_repro.names import DOCKER_BACKEND
 
 
 def project_dir(manifest: Manifest, workspace: Path) -> Path:
@@ -71,6 +72,7 @@ def launch_project(
     backend_config: dict[str, Any] | None,
     run_id: str,
     build_image: bool = False,
+    docker_args: dict[str, Any] | None = None,
 ) -> str:
     """`mlflow run` (a Python call: synchronous); returns the new run's id. `build_image`: on
     the kubernetes backend, build the Job's image from the docker_env image and the workspace
@@ -82,10 +84,11 @@ def launch_project(
 
     failures: tuple[type[BaseException], ...] = (ExecutionException,)
     hint = "its output is above; the new run is marked FAILED in the tracking store"
-    if backend == "kubernetes":
+    if backend in ("kubernetes", DOCKER_BACKEND):
         from mlflow_repro.replay.kubernetes import submission_errors
 
         failures += submission_errors()
+    if backend == "kubernetes":
         hint = (
             "MLflow creates the run before it builds and pushes the image: a failure there "
             "leaves that run RUNNING (tag mlflow.project.backend = 'kubernetes'); a Job that "
@@ -112,6 +115,7 @@ def launch_project(
             env_manager=env_manager,
             synchronous=True,
             build_image=build_image,
+            docker_args=docker_args,
         )
     except failures as exc:  # ExecutionException names the new run: "Run (ID '...') failed"
         raise ReplayError(

@@ -14,6 +14,7 @@ from mlflow_repro.names import (
     DESCRIPTION_MARK,
     NOTE_TAG,
     REPLAY_DIFFERENCES_TAG,
+    REPLAY_IMAGE_TAG,
     REPLAY_LATEST_RUN_TAG,
     REPLAY_LATEST_TAG,
     REPLAY_OF_TAG,
@@ -41,6 +42,8 @@ def reproduce(
     failed: bool = False,
     progress: Progress | None = None,
     log: Path | None = None,
+    image: str | None = None,
+    rebuild_image: bool = False,
 ) -> ReplayResult:
     """Replay run `run_id` (a full id, or a unique prefix of 8 characters or more) from its
     manifest and compare the new run with it.
@@ -54,9 +57,14 @@ def reproduce(
     FAILED or KILLED too (refused otherwise: that would rebuild a failure).
     `log`: a file that takes the re-run's own output (environment builds, warnings, the job's
     prints) instead of this process's stdout and stderr.
+    A run made in a container is replayed in that image, by id (replay/image.py): refused when
+    the engine no longer holds it and it cannot be pulled by digest, unless `rebuild_image`
+    (built again from its recorded inputs). `image`: replay in that image instead (a run made on
+    a host too): the verdict says the platform changed.
     """
     from mlflow_repro.replay.data import restore_data
     from mlflow_repro.replay.environment import check_builds, check_environment
+    from mlflow_repro.replay.image import choose_image
     from mlflow_repro.replay.launch import checked, describe, launch, plan_launch
     from mlflow_repro.replay.source import load_original
     from mlflow_repro.replay.verify import compare_runs
@@ -98,7 +106,10 @@ def reproduce(
             )
             progress.note(f"cloned from {redact_urls(source)} into {workspace}")
         with progress.step("environment", f"Python {manifest.environment.python_version}, lock"):
-            check_environment(manifest, workspace, run_id)
+            in_image = choose_image(manifest, workspace, run_id, image=image, rebuild=rebuild_image)
+            check_environment(manifest, workspace, run_id, in_image=in_image is not None)
+            if in_image is not None:
+                progress.note(in_image.note)
         plan = plan_launch(
             manifest,
             workspace,
@@ -106,6 +117,7 @@ def reproduce(
             run_id,
             env_manager=env_manager,
             backend=backend,
+            image=in_image,
         )
         plan = checked(
             plan,
@@ -125,7 +137,8 @@ def reproduce(
             )
         for note in plan.notes:
             progress.note(note)
-        check_builds(manifest, original.payloads, plan.env_manager, run_id)
+        if in_image is None:  # in an image, the packages are the image's (checked by its id)
+            check_builds(manifest, original.payloads, plan.env_manager, run_id)
         if manifest.environment.unlocked and plan.env_manager != "local":
             progress.note(
                 "warning: installed beside the lock when the run was made, not in the rebuilt "
@@ -157,7 +170,9 @@ def reproduce(
             verdict = compare_runs(
                 client, original.run, client.get_run(new_id), rel_tol=rel_tol, abs_tol=abs_tol
             )
-            verdict = _with_frameworks(client, verdict, manifest, new_id, scratch, progress)
+            rerun = _rerun_manifest(client, new_id, scratch, progress)
+            verdict = _with_frameworks(verdict, manifest, rerun)
+            verdict = _with_image(verdict, in_image, rerun)
     finally:
         if not launched:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -175,25 +190,65 @@ def reproduce(
     return result
 
 
-def _with_frameworks(
-    client: Any, verdict: Any, manifest: Any, new_id: str, scratch: Path, progress: Progress
-) -> Any:
-    """The verdict, with the framework builds of the re-run's own manifest compared."""
-    from dataclasses import replace
-
+def _rerun_manifest(client: Any, new_id: str, scratch: Path, progress: Progress) -> Any:
+    """The re-run's own manifest, or None (said) when it cannot be read."""
     from mlflow_repro.manifest import Manifest
-    from mlflow_repro.replay.result import DIFFERENT
-    from mlflow_repro.replay.verify import compare_frameworks, quiet_downloads
+    from mlflow_repro.replay.verify import quiet_downloads
 
-    if not manifest.environment.frameworks:
-        return verdict
     try:
         with quiet_downloads():
             local = client.download_artifacts(new_id, "repro/manifest.json", str(scratch / "new"))
-        rerun = Manifest.from_json(Path(local).read_text("utf-8"))
+        return Manifest.from_json(Path(local).read_text("utf-8"))
     except Exception as exc:
-        progress.note(f"framework builds not compared: the re-run's manifest is unreadable ({exc})")
+        progress.note(f"the re-run's manifest is unreadable ({exc})")
+        return None
+
+
+def _with_image(verdict: Any, plan: Any, rerun: Any) -> Any:
+    """The verdict, saying which image the re-run ran in, and different when the re-run's own
+    manifest does not record that image id (or cannot be read to say so)."""
+    from dataclasses import replace
+
+    from mlflow_repro.replay.result import DIFFERENT
+
+    if plan is None:
+        if rerun is not None and rerun.platform.container is not None:
+            return replace(verdict, image="the re-run ran in a container, the run on a host")
         return verdict
+    found = None if rerun is None else rerun.platform.container
+    if found is None or found.image_id != plan.image_id:
+        seen = "no manifest" if rerun is None else (found.image_id if found else "no container")
+        return replace(
+            verdict,
+            verdict=DIFFERENT,
+            image=plan.note,
+            differences=[
+                *verdict.differences,
+                f"image: the re-run should have run in {plan.image_id}; its manifest records "
+                f"{seen or 'no image id'}",
+            ],
+        )
+    return replace(verdict, image=plan.note)
+
+
+def _with_frameworks(verdict: Any, manifest: Any, rerun: Any) -> Any:
+    """The verdict, with the framework builds of the re-run's own manifest compared."""
+    from dataclasses import replace
+
+    from mlflow_repro.replay.result import DIFFERENT
+    from mlflow_repro.replay.verify import compare_frameworks
+
+    if not manifest.environment.frameworks:
+        return verdict
+    if rerun is None:
+        return replace(
+            verdict,
+            verdict=DIFFERENT,
+            differences=[
+                *verdict.differences,
+                "framework builds: the re-run's manifest is unreadable",
+            ],
+        )
     found = compare_frameworks(manifest, rerun)
     if not found:
         return verdict
@@ -228,6 +283,7 @@ def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
         + "".join(f"- differs: {d}\n" for d in verdict.differences[:50])
         + "".join(f"- within tolerance: {d}\n" for d in verdict.tolerated[:50])
         + "".join(f"- normalised: {d}\n" for d in verdict.normalised[:50])
+        + (f"\nImage: {verdict.image}\n" if verdict.image else "")
         + f"\nRebuilt in a fresh clone from {rebuilt}. Why they differ: "
         f"`mlflow-repro diff {original} {new}`."
     )
@@ -243,6 +299,8 @@ def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
         NOTE_TAG: note,
         RUN_NAME_TAG: replay_name(replayed, original),
     }
+    if verdict.image:
+        tags[REPLAY_IMAGE_TAG] = verdict.image
     client.log_batch(new, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
     client.log_text(new, json.dumps(asdict(result), indent=2, sort_keys=True), "repro/replay.json")
     latest = {

@@ -19,6 +19,9 @@ class Verdict:
     tolerated: list[str] = field(default_factory=list)  # metric deltas within the tolerance
     # model files equal in content, not in bytes, and what was set aside to compare them
     normalised: list[str] = field(default_factory=list)
+    # a re-run in an image: which, and how it relates to the run's ("same image sha256:...",
+    # "rebuilt image ...", "platform changed: ..."); "" on a host
+    image: str = ""
 
 
 @dataclass(frozen=True)
