@@ -49,6 +49,8 @@ def _reproduce_many(args: argparse.Namespace) -> int:
     options += ["--register"] if args.register else []
     options += ["--deleted"] if args.deleted else []
     options += ["--failed"] if args.failed else []
+    options += ["--image", args.image] if args.image else []
+    options += ["--rebuild-image"] if args.rebuild_image else []
     if not args.json and not args.quiet:
         print(f"replaying {len(run_ids)} runs, {args.jobs} at a time ...", file=sys.stderr)
 
@@ -82,6 +84,8 @@ def _reproduce_one(args: argparse.Namespace, backend_config: Any) -> ReplayResul
         register=args.register,
         deleted=args.deleted,
         failed=args.failed,
+        image=args.image,
+        rebuild_image=args.rebuild_image,
         progress=Progress(total=6, quiet=args.quiet),
         log=None
         if args.verbose
@@ -134,6 +138,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         f"({verdict.metrics_compared} metrics, {verdict.params_compared} params, "
         f"{verdict.model_files_compared} model files compared)"
     )
+    if verdict.image:
+        print(f"  image: {verdict.image}")
     for line in verdict.normalised:
         print(f"  normalised: {line}")
     for line in verdict.tolerated:
@@ -365,6 +371,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="backend config: a JSON file or JSON text; for kubernetes: kube-job-template-path "
         "(read from the current directory when relative, as MLflow reads it), repository-uri, "
         "kube-context, e.g. docs/kubernetes/backend-config.json",
+    )
+    replay.add_argument(
+        "--image",
+        metavar="IMAGE",
+        help="run the re-run in this Docker image (a name:tag or an id) through the repro-docker "
+        "backend: a run made on a host in an image, or a container run in another image; the "
+        "verdict says the platform changed unless it is the recorded image id. By default a run "
+        "made in a container is replayed in its recorded image, by id",
+    )
+    replay.add_argument(
+        "--rebuild-image",
+        action="store_true",
+        help="when the recorded image is gone (not on this Docker engine, not pullable by its "
+        "digest), build it again from its recorded inputs (base image by id, uv.lock and "
+        "wheels by sha256, the Dockerfile) instead of refusing; the verdict says 'rebuilt image'",
     )
     replay.add_argument(
         "--workdir", type=Path, help="where to build the workspace (must not exist)"
