@@ -31,6 +31,7 @@ from typing import Any
 
 from mlflow_repro import process
 from mlflow_repro.errors import ManifestError, UsageError
+from mlflow_repro.inspect.imageprobe import DEFAULT_IMPORTS, IMAGE_LOCK, MAX_LOCK_BYTES, ImageFacts
 from mlflow_repro.inspect.packages import (
     NotAPylock,
     Pin,
@@ -40,6 +41,7 @@ from mlflow_repro.inspect.packages import (
 )
 from mlflow_repro.inspect.records import ParityItem, ParityReport
 from mlflow_repro.inspect.runs import Target, client_for, load_record, resolve
+from mlflow_repro.manifest import Manifest
 from mlflow_repro.uvexport import normalize
 
 PROBE = r"""
@@ -325,25 +327,9 @@ def against_model(
     return items
 
 
-def parity(
-    target: str,
-    *,
-    against: str | Path | None = None,
-    python: str | None = None,
-    tracking_uri: str | None = None,
-) -> ParityReport:
-    """Compare the training environment of `target` (a run id or models:/ URI) with a serving
-    environment: the requirements file or pylock.toml `against`, else the interpreter `python`
-    (default: this one). Raises UsageError when the target, the file or the interpreter cannot
-    be read, or when the run recorded no lock to compare with."""
-    if against is not None and python is not None:
-        raise UsageError(
-            "give either --against or --python, not both",
-            value=f"{against} / {python}",
-            hint="compare with one serving environment at a time",
-        )
-    client = client_for(tracking_uri)
-    resolved = resolve(client, target)
+def _training(client: Any, resolved: Target) -> tuple[Any, Manifest, dict[str, Pin]]:
+    """The run's record, its manifest and what it was trained with: its recorded lock (versions
+    and hashes) and the packages installed beside it. Raises when there is nothing to compare."""
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-parity-") as tmp:
         record = load_record(client, resolved.run_id, Path(tmp))
         manifest = record.manifest
@@ -364,23 +350,53 @@ def parity(
                 hint="lock the project with uv and record a new training run",
             )
         trained = parse_requirements(lock.read_text("utf-8"))
-    needs, unread = None, ""
-    if against is not None:
-        try:
-            needs = model_needs(client, record.run, resolved)
-        except Exception as exc:
-            from mlflow_repro.store import is_store_failure, scrub
+    return record, manifest, with_unlocked(trained, manifest)
 
-            if not (is_store_failure(exc) or isinstance(exc, (OSError, ValueError))):
-                raise
-            unread = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
-    trained.update(
-        {
-            normalize(k): Pin(v, frozenset())
-            for k, v in env.unlocked.items()
-            if normalize(k) not in trained
-        }
-    )
+
+def with_unlocked(trained: dict[str, Pin], manifest: Manifest) -> dict[str, Pin]:
+    """The lock's pins and, by version, what was installed beside the lock."""
+    extra = {
+        normalize(k): Pin(v, frozenset())
+        for k, v in manifest.environment.unlocked.items()
+        if normalize(k) not in trained
+    }
+    return {**trained, **extra}
+
+
+def _needs(client: Any, run: Any, resolved: Target) -> tuple[ModelNeeds | None, str]:
+    """The model's needs, or why they could not be read (a store failure: one line, scrubbed)."""
+    try:
+        return model_needs(client, run, resolved), ""
+    except Exception as exc:
+        from mlflow_repro.store import is_store_failure, scrub
+
+        if not (is_store_failure(exc) or isinstance(exc, (OSError, ValueError))):
+            raise
+        return None, scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
+
+
+def parity(
+    target: str,
+    *,
+    against: str | Path | None = None,
+    python: str | None = None,
+    tracking_uri: str | None = None,
+) -> ParityReport:
+    """Compare the training environment of `target` (a run id or models:/ URI) with a serving
+    environment: the requirements file or pylock.toml `against`, else the interpreter `python`
+    (default: this one). Raises UsageError when the target, the file or the interpreter cannot
+    be read, or when the run recorded no lock to compare with."""
+    if against is not None and python is not None:
+        raise UsageError(
+            "give either --against or --python, not both",
+            value=f"{against} / {python}",
+            hint="compare with one serving environment at a time",
+        )
+    client = client_for(tracking_uri)
+    resolved = resolve(client, target)
+    record, manifest, trained = _training(client, resolved)
+    env = manifest.environment
+    needs, unread = _needs(client, record.run, resolved) if against is not None else (None, "")
     locked, requires_python = False, None
     if against is not None:
         path = Path(against)
@@ -500,4 +516,348 @@ def parity(
         items=items,
         model=model,
         notes=notes,
+    )
+
+
+# A framework the run used (environment.frameworks) -> the module imported in the image before
+# its BLAS libraries are listed (each framework's wheel may bring its own BLAS or OpenMP)
+FRAMEWORK_MODULES = {
+    "torch": "torch",
+    "tensorflow": "tensorflow",
+    "tensorflow-cpu": "tensorflow",
+    "jax": "jax",
+    "jaxlib": "jax",
+}
+
+
+def image_imports(manifest: Manifest) -> tuple[str, ...]:
+    """What the image probe imports before listing BLAS: numpy, scipy.linalg and scikit-learn,
+    and each framework the run recorded."""
+    extra = [FRAMEWORK_MODULES.get(normalize(f.name), "") for f in manifest.environment.frameworks]
+    return tuple(dict.fromkeys([*DEFAULT_IMPORTS, *(m for m in extra if m)]))
+
+
+def _image_pins(facts: ImageFacts) -> tuple[dict[str, Pin], dict[str, str]]:
+    """Each distribution installed in the image with the sha256 that names its file: the one its
+    `direct_url.json` records (installed from a file), else the image lock's hashes for that
+    version (the recipe installed them hash-checked); none otherwise. And where each hash came
+    from."""
+    lock = parse_requirements(facts.lock, facts.markers or None) if facts.lock else {}
+    pins: dict[str, Pin] = {}
+    source: dict[str, str] = {}
+    for raw, version in facts.distributions.items():
+        name = normalize(raw)
+        if name in pins:
+            continue
+        wheel = facts.wheels.get(raw)
+        locked = lock.get(name)
+        if wheel:
+            pins[name] = Pin(version, frozenset([wheel]))
+            source[name] = "direct_url.json"
+        elif locked is not None and locked.version == version and locked.hashes:
+            pins[name] = Pin(version, locked.hashes)
+            source[name] = "lock"
+        else:
+            pins[name] = Pin(version, frozenset())
+            if locked is not None and locked.version != version:
+                source[name] = f"lock names {locked.version}"
+    return pins, source
+
+
+def _blas_groups(libraries: list[dict[str, str]]) -> dict[str, str]:
+    """BLAS and OpenMP libraries by `<user_api>:<internal_api> <prefix>` -> their versions,
+    sorted (numpy and scipy each load an OpenBLAS with the same prefix); thread counts and the
+    CPU architecture OpenBLAS chose belong to the machine, not to the image, and are left out."""
+    grouped: dict[str, list[str]] = {}
+    for lib in libraries:
+        key = (
+            f"{lib.get('user_api', 'blas')}:{lib.get('internal_api', '?')} {lib.get('prefix', '?')}"
+        )
+        grouped.setdefault(key, []).append(lib.get("version", "?"))
+    return {key: ", ".join(sorted(versions)) for key, versions in grouped.items()}
+
+
+def _system_items(manifest: Manifest, facts: ImageFacts) -> list[ParityItem]:
+    """Python, the machine, the C library and BLAS: like with like, as capture records them."""
+    env, plat = manifest.environment, manifest.platform
+    items = []
+    if not env.python_version or not facts.python:
+        items.append(
+            ParityItem("python", "unchecked", env.python_version or None, facts.python or None)
+        )
+    else:
+        same = facts.python == env.python_version
+        detail = "" if same else "another Python than training had: a real difference"
+        if env.python_implementation and facts.implementation not in (
+            "",
+            env.python_implementation,
+        ):
+            same, detail = (
+                False,
+                f"{env.python_implementation} trained, {facts.implementation} in the image",
+            )
+        items.append(
+            ParityItem(
+                "python",
+                "match" if same else "version-differs",
+                env.python_version,
+                facts.python,
+                detail,
+            )
+        )
+    for name, trained, image in (
+        ("machine", plat.machine, facts.machine),
+        ("libc", plat.libc, facts.libc),
+    ):
+        if not trained or not image:
+            side = "the run" if not trained else "the image"
+            items.append(
+                ParityItem(
+                    name, "unchecked", trained or None, image or None, f"{side} records none"
+                )
+            )
+        else:
+            items.append(
+                ParityItem(name, "match" if trained == image else "version-differs", trained, image)
+            )
+    imported = ", ".join(facts.imported) or "nothing"
+    if facts.blas_source != "threadpoolctl":
+        built = ", ".join(f"{k} {v}" for k, v in sorted(facts.numpy_blas.items())) or "unknown"
+        items.append(
+            ParityItem(
+                "blas",
+                "unchecked",
+                "; ".join(f"{k} {v}" for k, v in _blas_groups(plat.blas).items()) or None,
+                None,
+                f"threadpoolctl is not installed in the image ({facts.blas_source}): the "
+                f"libraries loaded cannot be listed as the run recorded them; numpy's build "
+                f"configuration says {built}",
+            )
+        )
+        return items
+    if not plat.blas:
+        found = _blas_groups(facts.blas)
+        items.append(
+            ParityItem(
+                "blas",
+                "unchecked",
+                None,
+                "; ".join(f"{k} {v}" for k, v in found.items()) or None,
+                "the run recorded no BLAS library (none was loaded when it was captured)",
+            )
+        )
+        return items
+    trained_blas, image_blas = _blas_groups(plat.blas), _blas_groups(facts.blas)
+    for key in sorted(set(trained_blas) | set(image_blas)):
+        a, b = trained_blas.get(key), image_blas.get(key)
+        if a is None:
+            items.append(
+                ParityItem(key, "extra", None, b, f"loaded in the image after importing {imported}")
+            )
+        elif b is None:
+            items.append(
+                ParityItem(
+                    key, "missing", a, None, f"not loaded in the image after importing {imported}"
+                )
+            )
+        else:
+            items.append(ParityItem(key, "match" if a == b else "version-differs", a, b))
+    return items
+
+
+def image_parity(
+    manifest: Manifest,
+    trained: dict[str, Pin],
+    facts: ImageFacts,
+    needs: ModelNeeds | None = None,
+    *,
+    target: str = "",
+    run_id: str = "",
+    unread: str = "",
+) -> ParityReport:
+    """Compare the training environment a run recorded (`manifest`, and `trained`: its lock's
+    pins with the packages installed beside it, see `with_unlocked`) with what an image holds
+    (`facts`), without running anything: Python, the machine, the C library, BLAS, and package by
+    package the version and, where both sides record it, the wheel's sha256. With the model's
+    `needs`, a package only training had and the image lacks is `training-only`; one the model
+    needs is `missing`. What cannot be compared is listed as `unchecked`, never as a match."""
+    env = manifest.environment
+    items = _system_items(manifest, facts)
+    serving, hash_source = _image_pins(facts)
+    wheel_names = {normalize(w.name) for w in env.wheels}
+    names = (set(trained) | (needs.names if needs is not None else set())) - wheel_names
+    unhashed: list[str] = []
+    for name in sorted(names):
+        pin = trained.get(name) or (needs.pins.get(name) if needs is not None else None)
+        if pin is None and needs is not None and needs.core.get(name):
+            pin = Pin(needs.core[name], frozenset())
+        have = serving.get(name)
+        if have is not None and pin is not None:
+            item = _compare(name, pin, have, True)
+            if item.status == "match" and item.detail == "version":
+                if not pin.hashes:
+                    why = "the run's lock records no sha256 for it"
+                else:
+                    unhashed.append(name)
+                    why = "the image records no sha256 for it"
+                    if name in hash_source:
+                        why += f" ({hash_source[name]}, {have.version} installed)"
+                item = ParityItem(
+                    name, "match", pin.version, have.version, f"version; sha256 not compared: {why}"
+                )
+            items.append(item)
+        elif have is not None:
+            items.append(
+                ParityItem(name, "unchecked", None, have.version, "the model names no version")
+            )
+        elif needs is not None and name in needs.core:
+            items.append(
+                ParityItem(
+                    name,
+                    "missing",
+                    pin.version if pin else None,
+                    None,
+                    "the model's own library (MLmodel); not installed in the image",
+                )
+            )
+        elif needs is not None and name in needs.names:
+            items.append(
+                ParityItem(
+                    name,
+                    "missing",
+                    pin.version if pin else None,
+                    None,
+                    "the model needs it; not installed in the image",
+                )
+            )
+        elif needs is not None:
+            items.append(
+                ParityItem(
+                    name,
+                    "training-only",
+                    pin.version if pin else None,
+                    None,
+                    "in the run's lock, not in the model's requirements; not in the image",
+                )
+            )
+        else:
+            items.append(
+                ParityItem(
+                    name,
+                    "missing",
+                    pin.version if pin else None,
+                    None,
+                    "not installed in the image",
+                )
+            )
+    for wheel in env.wheels:
+        name = normalize(wheel.name)
+        found = serving[name].hashes if name in serving else frozenset()
+        if name not in serving and needs is not None and name not in needs.names:
+            items.append(
+                ParityItem(
+                    f"wheel:{wheel.name}",
+                    "training-only",
+                    wheel.sha256,
+                    None,
+                    "the project's wheel; not in the model's requirements",
+                )
+            )
+            continue
+        if name not in serving:
+            status, detail = "missing", "not installed in the image"
+        elif wheel.sha256 is None:
+            status, detail = "unchecked", "the training run recorded no sha256 for it"
+        elif wheel.sha256 in found:
+            status, detail = "match", "same wheel file (sha256)"
+        elif not found:
+            status, detail = "unchecked", "the image records no sha256 for it"
+        else:
+            status, detail = "hash-differs", "another build of the project's wheel"
+        items.append(
+            ParityItem(f"wheel:{wheel.name}", status, wheel.sha256, next(iter(found), None), detail)
+        )
+    for name in sorted(set(serving) - names - wheel_names):
+        items.append(ParityItem(name, "extra", None, serving[name].version, "only in the image"))
+    if unhashed:
+        where = (
+            f"the image has no {IMAGE_LOCK} (the recipe's hash-checked lock)"
+            if facts.lock is None
+            else f"its {IMAGE_LOCK} is over {MAX_LOCK_BYTES} bytes, not read"
+            if facts.lock == ""
+            else f"its {IMAGE_LOCK} names no sha256 for these versions"
+        )
+        items.append(
+            ParityItem(
+                "sha256",
+                "unchecked",
+                None,
+                None,
+                f"{len(unhashed)} package(s) compared by version only, their wheel hashes could "
+                f"not be compared: {where} and they were not installed from a file "
+                f"({', '.join(unhashed[:5])}{' ...' if len(unhashed) > 5 else ''})",
+            )
+        )
+    notes = [
+        f"read in the image with {facts.executable or 'its python'}: the interpreter on its "
+        "PATH, which serving in it runs"
+    ]
+    container = manifest.platform.container
+    if container is not None and container.image_id:
+        if container.image_id == facts.image_id:
+            notes.append(f"the run ran in this image (same id {facts.image_id})")
+        else:
+            notes.append(
+                f"the run ran in another image ({container.image or '?'}, id {container.image_id})"
+            )
+    elif container is None:
+        notes.append("the run ran on a host, not in a container")
+    if facts.import_failures:
+        failed = "; ".join(f"{k}: {v}" for k, v in sorted(facts.import_failures.items()))
+        notes.append(f"not importable in the image (BLAS listed without them): {failed}")
+    model = ""
+    if needs is not None:
+        own = ", ".join(f"{k} {v}".strip() for k, v in sorted(needs.core.items()))
+        model = f"{needs.described}: {len(needs.names)} requirements" + (
+            f"; its own libraries (MLmodel): {own}" if own else ""
+        )
+        if needs.python:
+            model += f"; Python {needs.python} (python_env.yaml)"
+            if facts.python and needs.python != facts.python:
+                notes.append(
+                    f"the model's python_env.yaml names Python {needs.python}, the image has "
+                    f"{facts.python}"
+                )
+    elif unread:
+        notes.append(
+            f"the logged model's needs could not be read ({unread}): the whole training lock "
+            "is compared"
+        )
+    else:
+        notes.append("no logged model found for the run: the whole training lock is compared")
+    return ParityReport(
+        target=target,
+        run_id=run_id,
+        against=facts.named,
+        items=items,
+        model=model,
+        notes=notes,
+    )
+
+
+def parity_image(target: str, image: str, *, tracking_uri: str | None = None) -> ParityReport:
+    """Compare the training environment of `target` (a run id or models:/ URI) with what the
+    local Docker image `image` holds (a name:tag, repository@digest or id), reading the image
+    with one `docker run --network none` of its Python; nothing of the model runs. Raises
+    UsageError when the target or the image cannot be read (no daemon, no such image, no
+    Python in it) or the run recorded no lock."""
+    from mlflow_repro.inspect.imageprobe import probe_image
+
+    client = client_for(tracking_uri)
+    resolved = resolve(client, target)
+    record, manifest, trained = _training(client, resolved)
+    needs, unread = _needs(client, record.run, resolved)
+    facts = probe_image(image, image_imports(manifest))
+    return image_parity(
+        manifest, trained, facts, needs, target=target, run_id=resolved.run_id, unread=unread
     )
