@@ -1,0 +1,42 @@
+"""The repro-docker backend refuses, before MLflow creates a run, what it cannot run."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.projects import ExecutionException
+
+from mlflow_repro.container import backend, docker
+
+
+def test_no_image_named_is_refused_with_the_option_to_pass() -> None:
+    with pytest.raises(ExecutionException, match="names no image.*--backend-config"):
+        backend.checked_image({})
+
+
+def test_no_daemon_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(docker, "daemon_problem", lambda timeout=15.0: "`docker info` failed")
+    with pytest.raises(ExecutionException, match="docker info.*no run was created"):
+        backend.checked_image({"image": "env:1"})
+
+
+def test_an_image_the_engine_lacks_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(docker, "daemon_problem", lambda timeout=15.0: None)
+    monkeypatch.setattr(docker, "inspect_image", lambda ref, timeout=30.0: None)
+    with pytest.raises(ExecutionException, match="no image 'gone:1'.*just image"):
+        backend.checked_image({"image": "gone:1"})
+
+
+def test_a_relative_sqlite_store_is_mounted_as_its_directory_at_the_same_path(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(str(tmp_path))
+    mount = backend.sqlite_mount("sqlite:///mlflow.db")
+    assert mount is not None
+    args, env = mount
+    assert args == ["-v", f"{tmp_path}:{tmp_path}"]
+    assert env == {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    assert backend.sqlite_mount("sqlite:////data/x/mlflow.db") == (
+        ["-v", "/data/x:/data/x"],
+        {"MLFLOW_TRACKING_URI": "sqlite:////data/x/mlflow.db"},
+    )
+    assert backend.sqlite_mount("http://127.0.0.1:5000") is None
