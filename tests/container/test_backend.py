@@ -9,20 +9,20 @@ from mlflow_repro.container import backend, docker
 
 
 def test_no_image_named_is_refused_with_the_option_to_pass() -> None:
-    with pytest.raises(ExecutionException, match="names no image.*--backend-config"):
+    with pytest.raises(ExecutionException, match=r"names no image.*--backend-config"):
         backend.checked_image({})
 
 
 def test_no_daemon_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docker, "daemon_problem", lambda timeout=15.0: "`docker info` failed")
-    with pytest.raises(ExecutionException, match="docker info.*no run was created"):
+    with pytest.raises(ExecutionException, match=r"docker info.*no run was created"):
         backend.checked_image({"image": "env:1"})
 
 
 def test_an_image_the_engine_lacks_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docker, "daemon_problem", lambda timeout=15.0: None)
     monkeypatch.setattr(docker, "inspect_image", lambda ref, timeout=30.0: None)
-    with pytest.raises(ExecutionException, match="no image 'gone:1'.*just image"):
+    with pytest.raises(ExecutionException, match=r"no image 'gone:1'.*just image"):
         backend.checked_image({"image": "gone:1"})
 
 
