@@ -222,3 +222,42 @@ def test_every_tag_stays_within_mlflows_limits_whatever_the_manifest_holds() -> 
     )
     tags = manifest.tags()
     assert all(len(k) <= 250 and len(v) <= 8000 for k, v in tags.items())
+
+
+def test_the_image_a_run_ran_in_is_tagged_by_content() -> None:
+    from dataclasses import replace
+
+    from mlflow_repro.manifest import Container, Platform
+
+    assert sample().tags()["repro.env.container"] == "none"
+    assert "repro.env.image_id" not in sample().tags()
+    image_id = "sha256:" + "1" * 64
+    container = Container(image="template-env:0123456789ab", image_id=image_id)
+    tags = replace(sample(), platform=Platform(container=container)).tags()
+    assert tags["repro.env.container"] == "template-env:0123456789ab (sha256:111111111111)"
+    assert tags["repro.env.image_id"] == image_id
+    assert "repro.env.image_digest" not in tags
+    digest = f"localhost:5000/template-env@sha256:{'2' * 64}"
+    pushed = replace(container, repo_digest=digest)
+    tags = replace(sample(), platform=Platform(container=pushed)).tags()
+    assert tags["repro.env.image_digest"] == digest
+    assert len(tags) <= 18  # the image's three beside the sixteen
+
+
+def test_a_container_no_launcher_named_is_incomplete_and_says_what_to_do() -> None:
+    from dataclasses import replace
+
+    from mlflow_repro.manifest import Container, Platform
+    from mlflow_repro.manifest.status import status
+
+    clean = replace(sample(), errors=[], code=replace(sample().code, omitted=[]))
+    clean = replace(clean, seeds=replace(clean.seeds, seed=1))
+    image = Container(image="t:1", image_id="sha256:" + "1" * 64)
+    assert status(replace(clean, platform=Platform(container=image)))[0] != "incomplete"
+    unknown = replace(clean, platform=Platform(container=Container(source="unidentified")))
+    word, reasons = status(unknown)
+    assert word == "incomplete"
+    assert reasons[0].startswith("ran in a container whose image no launcher named")
+    assert "`mlflow run` with mlflow-repro installed on the launching side" in reasons[0]
+    assert "repro-docker backend" in reasons[0]
+    assert unknown.tags()["repro.env.container"] == "unidentified (no launcher named the image)"

@@ -12,6 +12,7 @@ from mlflow_repro.inspect.records import RunDiff
 from mlflow_repro.inspect.runs import RunRecord
 from mlflow_repro.manifest import (
     Code,
+    Container,
     Data,
     DataFile,
     Launch,
@@ -203,3 +204,100 @@ def test_a_metric_difference_has_the_first_ranked_difference_as_its_likely_cause
     assert data["likely_cause"] == data["differences"][0]
     assert "Likely cause: <b>parameters: entry point</b>" in diff_html(result)
     assert diff_html(result).count('class="cause"') == 1
+
+
+IMAGE_A, IMAGE_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+def in_image(manifest: Manifest, image_id: str, **fields: Any) -> Manifest:
+    container = Container(
+        image="template-env:0123456789ab",
+        image_id=image_id,
+        repo_digest=f"localhost:5000/template-env@sha256:{'c' * 64}",
+        run_image_id="sha256:" + "9" * 64,
+        network="host",
+        **fields,
+    )
+    return dataclasses.replace(
+        manifest,
+        platform=dataclasses.replace(manifest.platform, container=container, libc="glibc 2.36"),
+        environment=dataclasses.replace(manifest.environment, python_version="3.11.2"),
+    )
+
+
+def test_a_host_run_and_an_image_run_name_the_image_first() -> None:
+    """The issue's case: the same commit on the host and in its image. The image holds the
+    Python and libc that differ with it: it ranks ahead of them, first among platform causes."""
+    from mlflow_repro.inspect.render import diff_html, diff_text
+
+    host = dataclasses.replace(
+        LAUNCHED,
+        platform=dataclasses.replace(BASE.platform, libc="glibc 2.39"),
+        environment=dataclasses.replace(BASE.environment, python_version="3.11.7"),
+    )
+    result = compare_records(
+        record("A", host, score=0.9), record("B", in_image(LAUNCHED, IMAGE_A), score=0.8)
+    )
+    assert [(d.group, d.name) for d in result.differences] == [
+        ("platform", "image"),
+        ("environment", "python"),
+        ("platform", "libc"),
+    ]
+    image = result.differences[0]
+    assert result.likely_cause == image
+    assert (image.a, image.b) == ("on the host", "template-env:0123456789ab (sha256:aaaaaaaaaaaa)")
+    assert image.detail.startswith("run A ran on the host; run B ran in image template-env")
+    assert IMAGE_A in image.detail and "localhost:5000/template-env@sha256:" in image.detail
+    text = diff_text(result)
+    assert text.splitlines()[1] == "likely cause: platform: image"
+    assert "    image: on the host -> template-env:0123456789ab (sha256:aaaaaaaaaaaa)" in text
+    assert "Likely cause: <b>platform: image</b>" in diff_html(result)
+    # the other way round, and with equal metrics: listed first, no cause to find
+    reverse = compare_records(
+        record("A", in_image(LAUNCHED, IMAGE_A), score=0.9), record("B", host, score=0.9)
+    )
+    assert reverse.likely_cause is None
+    assert (reverse.differences[0].name, reverse.differences[0].b) == ("image", "on the host")
+
+
+def test_two_images_differ_by_id_and_rank_before_the_environment() -> None:
+    a, b = in_image(LAUNCHED, IMAGE_A), in_image(LAUNCHED, IMAGE_B)
+    b = dataclasses.replace(b, launch=dataclasses.replace(b.launch, env_manager="local"))
+    result = compare_records(record("A", a, score=0.9), record("B", b, score=0.8))
+    assert [(d.group, d.name) for d in result.differences] == [
+        ("platform", "image"),
+        ("environment", "environment manager"),
+    ]
+    assert result.differences[0].detail == f"image {IMAGE_A} vs {IMAGE_B}"
+    assert result.likely_cause == result.differences[0]
+
+
+def test_the_same_image_is_no_difference_whatever_mlflow_built_on_it() -> None:
+    """MLflow builds a new image FROM the recorded one with the code copied in, every run
+    (`run_image_id`): that is not a platform difference."""
+    a = in_image(LAUNCHED, IMAGE_A)
+    b = in_image(LAUNCHED, IMAGE_A, build={"lock.sha256": "4" * 64})
+    assert b.platform.container is not None
+    b = dataclasses.replace(
+        b,
+        platform=dataclasses.replace(
+            b.platform,
+            container=dataclasses.replace(
+                b.platform.container, run_image_id="sha256:" + "8" * 64, network="none"
+            ),
+        ),
+    )
+    result = compare_records(record("A", a, score=0.9), record("B", b, score=0.8))
+    assert result.differences == [] and result.likely_cause is None
+
+
+def test_an_unidentified_image_is_not_compared_with_another_but_with_the_host() -> None:
+    unknown = dataclasses.replace(
+        LAUNCHED, platform=Platform(system="Linux", container=Container(source="unidentified"))
+    )
+    result = compare_records(record("A", unknown), record("B", in_image(LAUNCHED, IMAGE_A)))
+    assert [d.name for d in result.differences if d.name == "image"] == []
+    assert any("run A ran in a container whose image no launcher named" in n for n in result.notes)
+    versus_host = compare_records(record("A", unknown), record("B", LAUNCHED))
+    image = versus_host.differences[0]
+    assert (image.name, image.a, image.b) == ("image", "in an unidentified image", "on the host")

@@ -3,7 +3,8 @@
 Each item is `ok`, `weak` (rebuildable, with a risk the auditor should know) or `missing` (what
 is needed to rebuild is not there), with the reason and what to do. The order is the order an
 auditor asks in: is the record intact, can the code, environment and data be had, were the
-random inputs recorded, how was it launched, on what, what came out, and was it ever rebuilt.
+random inputs recorded, how was it launched, on what (the host, or the image: still present or
+pullable?), what came out, and was it ever rebuilt.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from mlflow_repro.inspect import availability
 from mlflow_repro.inspect.records import MISSING, OK, WEAK, AuditItem, AuditReport
 from mlflow_repro.inspect.runs import RunRecord, Target, client_for, load_record, replays_of
-from mlflow_repro.manifest import Manifest
+from mlflow_repro.manifest import Container, Manifest
+from mlflow_repro.manifest.status import container_gap
 from mlflow_repro.names import REPLAY_DIFFERENCES_TAG, REPLAY_VERDICT_TAG
 from mlflow_repro.signing import KEY_VAR, TAMPERED, UNSIGNED, UNVERIFIED, VALID, key_file
 
@@ -310,7 +312,7 @@ def _launch_items(manifest: Manifest, run: Any) -> list[AuditItem]:
     return [command, params]
 
 
-def _platform_items(manifest: Manifest) -> list[AuditItem]:
+def _platform_items(manifest: Manifest, run_id: str) -> list[AuditItem]:
     platform, gpu, seeds = manifest.platform, manifest.gpu, manifest.seeds
     items = [
         _item(
@@ -320,7 +322,8 @@ def _platform_items(manifest: Manifest) -> list[AuditItem]:
             f"{platform.libc or 'libc ?'}, BLAS: "
             + (", ".join(b.get("internal_api", "?") for b in platform.blas) or "not loaded"),
             "record runs with mlflow-repro installed",
-        )
+        ),
+        _container_item(manifest, run_id),
     ]
     if gpu.devices:
         names = ", ".join(d.name for d in gpu.devices)
@@ -346,6 +349,86 @@ def _platform_items(manifest: Manifest) -> list[AuditItem]:
         )
     )
     return items
+
+
+def _short_digest(value: str) -> str:
+    """`sha256:` and 12 hex wherever a value carries a full digest (ids, repo@digest)."""
+    head, sep, tail = value.partition("sha256:")
+    return f"{head}{sep}{tail[:12]}" if sep and len(tail) > 12 else value
+
+
+def build_inputs(build: dict[str, str]) -> str:
+    """The recorded build inputs (the image recipe's labels, container/build.py), briefly: the
+    base image by digest or id and uv.lock's sha256, and how many more (the Dockerfile, the
+    requirements' and wheels' sha256) the manifest holds."""
+    if not build:
+        return "no build inputs recorded (not built by `mlflow-repro image build`)"
+    parts, used = [], 0
+    base = build.get("base.digest") or build.get("base.id")
+    if base:
+        parts.append(f"base {_short_digest(base)}")
+        used += ("base.digest" in build) + ("base.id" in build)
+    if build.get("lock.sha256"):
+        parts.append(f"uv.lock sha256 {build['lock.sha256'][:12]}")
+        used += 1
+    rest = len(build) - used
+    if rest:
+        parts.append(f"{rest} more input{'s' if rest != 1 else ''} recorded")
+    return "build inputs: " + ", ".join(parts)
+
+
+def _container_item(manifest: Manifest, run_id: str) -> AuditItem:
+    """The image the run ran in: present in the local engine or pullable from its registry now
+    (looked up, never pulled); a run on the host has none to check."""
+    name = "container image"
+    container: Container | None = manifest.platform.container
+    if container is None:
+        named = manifest.environment.image
+        return _item(
+            name,
+            OK,
+            "ran on the host (no image)"
+            + (f"; the launcher named image {named} by name only" if named else ""),
+        )
+    gap = container_gap(manifest)
+    if gap is not None:
+        return _item(name, MISSING, *gap)
+    shown = f"{container.image or 'image'} ({container.image_id[:19]})"
+    inputs = build_inputs(container.build)
+    found = availability.find_image(container)
+    if found.kind == "local":
+        also = f"; {_short_digest(container.repo_digest)}" if container.repo_digest else ""
+        return _item(name, OK, f"{shown} present in {found.where}{also}; {inputs}")
+    if found.kind == "registry":
+        return _item(
+            name,
+            OK,
+            f"{shown} pullable from {found.where} as {container.repo_digest} (not present "
+            f"locally); {inputs}",
+        )
+    if found.kind == "unchecked":
+        return _item(
+            name,
+            MISSING,
+            f"cannot check {shown}: " + "; ".join(found.tried) + f"; {inputs}",
+            "audit where a Docker daemon answers (`docker info`), or where its registry can be "
+            "reached",
+        )
+    ways = []
+    if container.repo_digest:
+        ways.append(f"`docker pull {container.repo_digest}` from a registry that has it")
+    ways.append(
+        f"`docker load -i <archive>` of a saved copy (`docker save`; id {container.image_id})"
+    )
+    if container.build.get("base.id"):  # what replay's --rebuild-image starts from
+        rebuild = f"mlflow-repro reproduce {run_id} --rebuild-image"
+        ways.append(f"rebuild it from the recorded inputs: `{rebuild}`")
+    return _item(
+        name,
+        MISSING,
+        f"{shown} is in no engine or registry now: " + "; ".join(found.tried) + f"; {inputs}",
+        "get it back: " + ", or ".join(ways),
+    )
 
 
 def _model_items(client: Any, record: RunRecord) -> list[AuditItem]:
@@ -506,7 +589,7 @@ def audit(target: str, *, tracking_uri: str | None = None) -> AuditReport:
             items += _data_items(manifest)
             items += _seed_items(manifest)
             items += _launch_items(manifest, record.run)
-            items += _platform_items(manifest)
+            items += _platform_items(manifest, record.run_id)
             if manifest.errors:
                 items.append(
                     _item(

@@ -3,8 +3,10 @@
 Every recorded difference is listed, grouped and ranked so that the likely cause of a metric
 difference comes first: code, then data, parameters (and how the run was launched), seeds, the
 environment (its manager, Python, packages), floating-point settings, platform (and backend),
-GPU. When the metrics are equal there is no cause to find (`RunDiff.likely_cause` is None); the
-differences are still listed, ranked the same way. Files that
+GPU. The container image a run ran in (or the host) is a platform difference ranked ahead of the
+environment: an image holds the Python, the packages, libc and BLAS, so another image explains
+those differences. When the metrics are equal there is no cause to find
+(`RunDiff.likely_cause` is None); the differences are still listed, ranked the same way. Files that
 only record another group's change (dvc.lock and `*.dvc` for data; uv.lock, pyproject.toml and
 requirement files for packages) rank with that group, after its own entries. Differences that
 cannot change a result are left out: capture times, run ids, and the state of a generator the
@@ -33,6 +35,9 @@ RANK = {
     "gpu": 7,
     "noise": 9,
 }
+# The image difference (group "platform") ranks after seeds and before the environment
+IMAGE = "image"
+IMAGE_RANK = RANK["environment"] - 0.5
 DATA_FILES = ("dvc.lock", "dvc.yaml")
 ENV_FILES = ("uv.lock", "pyproject.toml", "python_env.yaml", ".python-version", "conda.yaml")
 
@@ -264,6 +269,56 @@ def _environment(a: RunRecord, b: RunRecord, notes: list[str]) -> list[Differenc
     return out
 
 
+def _image_side(manifest: Manifest) -> tuple[str | None, str]:
+    """(what identifies where the run ran, as shown): None on the host, the image id in an
+    image; "unidentified" for a container whose image no launcher named."""
+    container = manifest.platform.container
+    if container is None:
+        return None, "on the host"
+    if container.source == "unidentified" or not container.image_id:
+        return "unidentified", "in an unidentified image"
+    return container.image_id, f"{container.image or 'image'} ({container.image_id[:19]})"
+
+
+def _image(ma: Manifest, mb: Manifest, notes: list[str]) -> list[Difference]:
+    """The image each run ran in, by content id: host vs image, or two image ids. The image
+    MLflow builds FROM it with the project copied in (`run_image_id`) is new every run and not
+    compared; nor are two containers one of which is unidentified (a note says so)."""
+    (ka, shown_a), (kb, shown_b) = _image_side(ma), _image_side(mb)
+    if ka == kb and ka != "unidentified":
+        return []
+    if "unidentified" in (ka, kb) and None not in (ka, kb):
+        which = "A" if ka == "unidentified" else "B"
+        if ka == kb:
+            which = "A and B"
+        notes.append(
+            f"platform: run {which} ran in a container whose image no launcher named; "
+            "images not compared"
+        )
+        return []
+
+    def told(manifest: Manifest, label: str) -> str:
+        container = manifest.platform.container
+        if container is None:
+            return f"run {label} ran on the host"
+        if container.source == "unidentified" or not container.image_id:
+            return f"run {label} ran in a container whose image no launcher named"
+        said = f"run {label} ran in image {container.image or '?'}, id {container.image_id}"
+        return said + (f", {container.repo_digest}" if container.repo_digest else "")
+
+    if ka is not None and kb is not None:
+        detail = f"image {ka} vs {kb}"
+    else:
+        detail = f"{told(ma, 'A')}; {told(mb, 'B')}"
+    return [Difference("platform", IMAGE, shown_a, shown_b, detail)]
+
+
+def _rank(difference: Difference) -> float:
+    if difference.group == "platform" and difference.name == IMAGE:
+        return IMAGE_RANK
+    return RANK.get(difference.group, 8)
+
+
 def _settings_and_platform(ma: Manifest, mb: Manifest) -> list[Difference]:
     pa, pb = ma.platform, mb.platform
     out = [
@@ -342,11 +397,12 @@ def compare_records(a: RunRecord, b: RunRecord) -> RunDiff:
     found += _parameters(a, b)
     found += _seeds(a.manifest, b.manifest)
     found += _environment(a, b, notes)
+    found += _image(a.manifest, b.manifest, notes)
     found += _settings_and_platform(a.manifest, b.manifest)
     # Stable sort: within a group, the group's own entries (data versions, packages) come
     # before the files that only record them (dvc.lock, uv.lock), which are appended later.
     own = {id(d): not (d.group != "code" and d.detail.startswith(("diff --git",))) for d in found}
-    ranked = sorted(found, key=lambda d: (RANK.get(d.group, 8), not own[id(d)]))
+    ranked = sorted(found, key=lambda d: (_rank(d), not own[id(d)]))
     return RunDiff(a.run_id, b.run_id, ranked, _metrics(a, b), notes)
 
 

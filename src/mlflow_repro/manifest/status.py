@@ -6,7 +6,8 @@
 - `unlocked`: the code is complete, but the environment is not fully locked (no uv.lock, drift,
   or packages installed beside the lock).
 - `incomplete`: something a rebuild needs was not recorded (no commit, withheld changes, no
-  seeds, a capture error, a sparse checkout, files read that git ignores and DVC does not track).
+  seeds, a capture error, a sparse checkout, files read that git ignores and DVC does not track,
+  a container whose image no launcher named).
 
 This is what the manifest says; `mlflow-repro audit` checks the same things as they are now.
 """
@@ -33,6 +34,9 @@ def status(manifest: Manifest) -> tuple[str, list[str]]:
         incomplete.append("no seed or generator state recorded")
     if manifest.errors:
         incomplete.append(f"{len(manifest.errors)} capture errors")
+    gap = container_gap(manifest)
+    if gap is not None:
+        incomplete.append(f"{gap[0]}: {gap[1]}")
     if incomplete:
         return INCOMPLETE, incomplete
     unlocked = []
@@ -47,6 +51,27 @@ def status(manifest: Manifest) -> tuple[str, list[str]]:
     if unlocked:
         return UNLOCKED, unlocked
     return REPRODUCIBLE, []
+
+
+# What to do about a container run whose image is not known by content
+LAUNCH_IN_IMAGE = (
+    "launch it through `mlflow run` with mlflow-repro installed on the launching side (it reads "
+    "the image id there and passes it in), or with the repro-docker backend"
+)
+
+
+def container_gap(manifest: Manifest) -> tuple[str, str] | None:
+    """Why the image a containerised run ran in cannot be chosen again, and what to do; None on
+    the host, or with the image recorded by its content id."""
+    container = manifest.platform.container
+    if container is None:
+        return None
+    if container.source == "unidentified":
+        why = "ran in a container whose image no launcher named (replay cannot choose the image)"
+        return why, LAUNCH_IN_IMAGE
+    if not container.image_id:
+        return f"ran in image {container.image or '?'} with no image id recorded", LAUNCH_IN_IMAGE
+    return None
 
 
 def code_gaps(code: Code) -> list[str]:
