@@ -105,6 +105,12 @@ def test_an_image_built_from_the_same_lock_matches_by_version_and_hash() -> None
     assert found["blas:openblas libscipy_openblas"].status == "match"
     assert found["openmp:openmp libgomp"].status == "match"
     assert found["mlflow-repro"].status == "extra"
+    # two copies of one OpenMP (torch's and scikit-learn's libgomp) are the same library
+    twice = dataclasses.replace(
+        MANIFEST,
+        platform=dataclasses.replace(MANIFEST.platform, blas=[*MANIFEST.platform.blas, OPENMP]),
+    )
+    assert statuses(FACTS, twice)["openmp:openmp libgomp"] == "match"
     assert "sha256" not in found  # every hash was compared
     text = parity_text(report)
     assert text.startswith(f"parity of run r1 with image template:latest ({IMAGE_ID})")
@@ -210,7 +216,9 @@ def test_with_the_models_needs_training_tools_the_image_lacks_are_training_only(
     (tmp_path / "MLmodel").write_text(
         "flavors:\n  sklearn:\n    sklearn_version: 1.7.2\nmlflow_version: 3.17.2\n"
     )
-    (tmp_path / "requirements.txt").write_text("mlflow==3.17.2\nscikit-learn==1.7.2\nscipy\n")
+    (tmp_path / "requirements.txt").write_text(
+        'mlflow==3.17.2\nscikit-learn==1.7.2\nscipy\nwaitress==3.0.2; sys_platform == "win32"\n'
+    )
     (tmp_path / "python_env.yaml").write_text("python: 3.11.7\n")
     needs = read_model_needs(tmp_path, "model 'model' (m-1)")
     assert needs is not None
@@ -220,6 +228,7 @@ def test_with_the_models_needs_training_tools_the_image_lacks_are_training_only(
     assert found["pytest"].status == "training-only"
     assert found["mlflow"].status == "missing"  # the model's own library, not installed
     assert found["scipy"].status == "missing"  # the model needs it, the image lacks it
+    assert "waitress" not in found  # needed on Windows only
     assert "the model's python_env.yaml names Python 3.11.7, the image has 3.11.2" in (report.notes)
     assert report.model.startswith("model 'model' (m-1): 3 requirements")
 

@@ -21,6 +21,7 @@ it names may be installed, so each of its sha256 must be one the run's lock has 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -42,7 +43,7 @@ from mlflow_repro.inspect.packages import (
 from mlflow_repro.inspect.records import ParityItem, ParityReport
 from mlflow_repro.inspect.runs import Target, client_for, load_record, resolve
 from mlflow_repro.manifest import Manifest
-from mlflow_repro.uvexport import normalize
+from mlflow_repro.uvexport import marker_holds, marker_of, normalize
 
 PROBE = r"""
 import json, platform, importlib.metadata as md
@@ -168,6 +169,8 @@ class ModelNeeds:
     names: frozenset[str] = frozenset()  # every package its requirements.txt names
     core: dict[str, str] = field(default_factory=dict)  # mlflow and each flavor's library
     python: str | None = None  # python_env.yaml
+    # name -> the environment marker of its requirements.txt line (`; sys_platform == "win32"`)
+    markers: dict[str, str] = field(default_factory=dict)
 
 
 def read_model_needs(folder: Path, described: str) -> ModelNeeds | None:
@@ -180,6 +183,7 @@ def read_model_needs(folder: Path, described: str) -> ModelNeeds | None:
         return None
     pins: dict[str, Pin] = {}
     names: set[str] = set()
+    markers: dict[str, str] = {}
     if "requirements.txt" in found:
         text = found["requirements.txt"].read_text("utf-8")
         pins = parse_requirements(text)
@@ -187,6 +191,8 @@ def read_model_needs(folder: Path, described: str) -> ModelNeeds | None:
             match = NAME.match(line.strip())
             if match and not line.strip().startswith(("-", ".", "#")):
                 names.add(normalize(match.group(1)))
+                if marker_of(line.strip()):
+                    markers.setdefault(normalize(match.group(1)), marker_of(line.strip()))
         names |= set(pins)
     core: dict[str, str] = {}
     if "MLmodel" in found:
@@ -203,7 +209,7 @@ def read_model_needs(folder: Path, described: str) -> ModelNeeds | None:
     if "python_env.yaml" in found:
         env = yaml.safe_load(found["python_env.yaml"].read_text("utf-8")) or {}
         python = str(env["python"]) if env.get("python") else None
-    return ModelNeeds(described, pins, frozenset(names | set(core)), core, python)
+    return ModelNeeds(described, pins, frozenset(names | set(core)), core, python, markers)
 
 
 def _merge(needs: list[ModelNeeds]) -> ModelNeeds | None:
@@ -220,6 +226,7 @@ def _merge(needs: list[ModelNeeds]) -> ModelNeeds | None:
         frozenset().union(*(n.names for n in needs)),
         core,
         next((n.python for n in needs if n.python), None),
+        {k: v for n in reversed(needs) for k, v in n.markers.items()},
     )
 
 
@@ -327,7 +334,7 @@ def against_model(
     return items
 
 
-def _training(client: Any, resolved: Target) -> tuple[Any, Manifest, dict[str, Pin]]:
+def read_training(client: Any, resolved: Target) -> tuple[Any, Manifest, dict[str, Pin]]:
     """The run's record, its manifest and what it was trained with: its recorded lock (versions
     and hashes) and the packages installed beside it. Raises when there is nothing to compare."""
     with tempfile.TemporaryDirectory(prefix="mlflow-repro-parity-") as tmp:
@@ -394,7 +401,7 @@ def parity(
         )
     client = client_for(tracking_uri)
     resolved = resolve(client, target)
-    record, manifest, trained = _training(client, resolved)
+    record, manifest, trained = read_training(client, resolved)
     env = manifest.environment
     needs, unread = _needs(client, record.run, resolved) if against is not None else (None, "")
     locked, requires_python = False, None
@@ -565,16 +572,17 @@ def _image_pins(facts: ImageFacts) -> tuple[dict[str, Pin], dict[str, str]]:
 
 
 def _blas_groups(libraries: list[dict[str, str]]) -> dict[str, str]:
-    """BLAS and OpenMP libraries by `<user_api>:<internal_api> <prefix>` -> their versions,
-    sorted (numpy and scipy each load an OpenBLAS with the same prefix); thread counts and the
-    CPU architecture OpenBLAS chose belong to the machine, not to the image, and are left out."""
+    """BLAS and OpenMP libraries by `<user_api>:<internal_api> <prefix>` -> their distinct
+    versions, sorted (numpy and scipy each load an OpenBLAS with the same prefix; two copies of
+    one version, as torch's and scikit-learn's libgomp, are the same library); thread counts and
+    the CPU architecture OpenBLAS chose belong to the machine, not to the image: left out."""
     grouped: dict[str, list[str]] = {}
     for lib in libraries:
         key = (
             f"{lib.get('user_api', 'blas')}:{lib.get('internal_api', '?')} {lib.get('prefix', '?')}"
         )
         grouped.setdefault(key, []).append(lib.get("version", "?"))
-    return {key: ", ".join(sorted(versions)) for key, versions in grouped.items()}
+    return {key: ", ".join(sorted(set(versions))) for key, versions in grouped.items()}
 
 
 def _system_items(manifest: Manifest, facts: ImageFacts) -> list[ParityItem]:
@@ -685,6 +693,13 @@ def image_parity(
     items = _system_items(manifest, facts)
     serving, hash_source = _image_pins(facts)
     wheel_names = {normalize(w.name) for w in env.wheels}
+    if needs is not None:
+        # a requirement whose marker does not hold in the image (`sys_platform == "win32"`) is
+        # not one serving there needs
+        held = frozenset(
+            n for n in needs.names if marker_holds(needs.markers.get(n, ""), facts.markers or None)
+        )
+        needs = dataclasses.replace(needs, names=held)
     names = (set(trained) | (needs.names if needs is not None else set())) - wheel_names
     unhashed: list[str] = []
     for name in sorted(names):
@@ -812,8 +827,11 @@ def image_parity(
             )
     elif container is None:
         notes.append("the run ran on a host, not in a container")
-    if facts.import_failures:
-        failed = "; ".join(f"{k}: {v}" for k, v in sorted(facts.import_failures.items()))
+    broken = {  # not installed there is no news; installed and failing to import is
+        k: v for k, v in facts.import_failures.items() if not v.startswith("ModuleNotFoundError")
+    }
+    if broken:
+        failed = "; ".join(f"{k}: {v}" for k, v in sorted(broken.items()))
         notes.append(f"not importable in the image (BLAS listed without them): {failed}")
     model = ""
     if needs is not None:
@@ -855,7 +873,7 @@ def parity_image(target: str, image: str, *, tracking_uri: str | None = None) ->
 
     client = client_for(tracking_uri)
     resolved = resolve(client, target)
-    record, manifest, trained = _training(client, resolved)
+    record, manifest, trained = read_training(client, resolved)
     needs, unread = _needs(client, record.run, resolved)
     facts = probe_image(image, image_imports(manifest))
     return image_parity(
