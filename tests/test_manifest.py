@@ -244,7 +244,9 @@ def test_the_image_a_run_ran_in_is_tagged_by_content() -> None:
     assert len(tags) <= 18  # the image's three beside the sixteen
 
 
-def test_a_container_no_launcher_named_is_incomplete_and_says_what_to_do() -> None:
+def test_a_container_no_launcher_named_is_recorded_as_a_host_and_a_nameless_image_incomplete() -> (
+    None
+):
     from dataclasses import replace
 
     from mlflow_repro.manifest import Container, Platform
@@ -255,9 +257,11 @@ def test_a_container_no_launcher_named_is_incomplete_and_says_what_to_do() -> No
     image = Container(image="t:1", image_id="sha256:" + "1" * 64)
     assert status(replace(clean, platform=Platform(container=image)))[0] != "incomplete"
     unknown = replace(clean, platform=Platform(container=Container(source="unidentified")))
-    word, reasons = status(unknown)
+    assert status(unknown)[0] != "incomplete"  # as a host: its OS, glibc and BLAS recorded
+    nameless = Container(source="unidentified", image="t:1")  # named, its id unreadable
+    word, reasons = status(replace(clean, platform=Platform(container=nameless)))
     assert word == "incomplete"
-    assert reasons[0].startswith("ran in a container whose image no launcher named")
+    assert reasons[0].startswith("ran in image t:1 with no image id recorded")
     assert "`mlflow run` with mlflow-repro installed on the launching side" in reasons[0]
     assert "repro-docker backend" in reasons[0]
     assert unknown.tags()["repro.env.container"] == "unidentified (no launcher named the image)"

@@ -16,7 +16,7 @@ from mlflow_repro.container import docker
 from mlflow_repro.inspect import audit as audit_module
 from mlflow_repro.inspect import availability
 from mlflow_repro.inspect.audit import _container_item, build_inputs
-from mlflow_repro.inspect.records import MISSING, OK, AuditReport
+from mlflow_repro.inspect.records import MISSING, OK, WEAK, AuditReport
 from mlflow_repro.inspect.render import audit_text
 from mlflow_repro.manifest import Container, Environment, Manifest, Platform
 
@@ -79,11 +79,11 @@ def test_a_run_on_the_host_has_no_image_to_check() -> None:
     assert "named image team/img:1 by name only" in _container_item(named, "r1").reason
 
 
-def test_an_unidentified_container_is_missing_and_says_how_to_launch() -> None:
+def test_an_unidentified_container_is_weak_recorded_as_a_host_and_says_how_to_launch() -> None:
     manifest = Manifest(platform=Platform(container=Container(source="unidentified")))
     item = _container_item(manifest, "r1")
-    assert item.status == MISSING
-    assert "no launcher named" in item.reason
+    assert item.status == WEAK
+    assert "no launcher named" in item.reason and "recorded as on a host" in item.reason
     assert "mlflow run" in item.action and "repro-docker" in item.action
 
 

@@ -291,13 +291,14 @@ def test_the_same_image_is_no_difference_whatever_mlflow_built_on_it() -> None:
     assert result.differences == [] and result.likely_cause is None
 
 
-def test_an_unidentified_image_is_not_compared_with_another_but_with_the_host() -> None:
+def test_an_unrecorded_container_is_compared_as_a_host() -> None:
     unknown = dataclasses.replace(
         LAUNCHED, platform=Platform(system="Linux", container=Container(source="unidentified"))
     )
     result = compare_records(record("A", unknown), record("B", in_image(LAUNCHED, IMAGE_A)))
-    assert [d.name for d in result.differences if d.name == "image"] == []
-    assert any("run A ran in a container whose image no launcher named" in n for n in result.notes)
+    image = result.differences[0]
+    assert (image.name, image.a) == ("image", "in an unrecorded container")
+    assert IMAGE_A[:19] in str(image.b)
     versus_host = compare_records(record("A", unknown), record("B", LAUNCHED))
-    image = versus_host.differences[0]
-    assert (image.name, image.a, image.b) == ("image", "in an unidentified image", "on the host")
+    assert [d.name for d in versus_host.differences if d.name == "image"] == []
+    assert any("compared as a host" in n for n in versus_host.notes)

@@ -109,11 +109,14 @@ def test_rebuild_of_a_host_run_is_a_usage_mistake(engine: dict, tmp_path: Path) 
         image_step.choose_image(_manifest(None), tmp_path, "r", rebuild=True)
 
 
-def test_an_unidentified_container_is_refused_unless_an_image_is_named(
+def test_an_unrecorded_container_replays_as_a_host_run_and_a_nameless_image_is_refused(
     engine: dict, tmp_path: Path
 ) -> None:
-    with pytest.raises(ReplayError, match="no launcher recorded"):
-        image_step.choose_image(_manifest(Container(source="unidentified")), tmp_path, "r")
+    unknown = _manifest(Container(source="unidentified"))
+    assert image_step.choose_image(unknown, tmp_path, "r") is None
+    nameless = _manifest(Container(source="unidentified", image="env:1"))
+    with pytest.raises(ReplayError, match="could not read"):
+        image_step.choose_image(nameless, tmp_path, "r")
 
 
 def test_no_daemon_is_refused_before_anything(

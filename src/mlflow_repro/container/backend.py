@@ -170,12 +170,20 @@ class ReproDockerBackend(AbstractBackend):  # type: ignore[misc]
         experiment_id: Any,
     ) -> Any:
         from mlflow.projects.backend.local import LocalBackend
-        from mlflow.projects.utils import PROJECT_BUILD_IMAGE, PROJECT_ENV_MANAGER
+        from mlflow.projects.utils import (
+            PROJECT_BUILD_IMAGE,
+            PROJECT_ENV_MANAGER,
+            PROJECT_SYNCHRONOUS,
+        )
 
         config = dict(backend_config or {})
         image = checked_image(config)
         environment = _environment(config)
         config[PROJECT_BUILD_IMAGE] = True
+        # `mlflow run` asks backends other than local for an asynchronous run, which MLflow's
+        # local backend makes by starting `mlflow run --run-id` again as a plain local run (out
+        # of the image): this one waits, as local does
+        config[PROJECT_SYNCHRONOUS] = True
         config[PROJECT_ENV_MANAGER] = "local"  # the image is the environment: nothing to build
         with _patched(image, environment):
             return LocalBackend().run(

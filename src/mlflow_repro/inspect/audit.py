@@ -17,7 +17,7 @@ from mlflow_repro.inspect import availability
 from mlflow_repro.inspect.records import MISSING, OK, WEAK, AuditItem, AuditReport
 from mlflow_repro.inspect.runs import RunRecord, Target, client_for, load_record, replays_of
 from mlflow_repro.manifest import Container, Manifest
-from mlflow_repro.manifest.status import container_gap
+from mlflow_repro.manifest.status import LAUNCH_IN_IMAGE, container_gap
 from mlflow_repro.names import REPLAY_DIFFERENCES_TAG, REPLAY_VERDICT_TAG
 from mlflow_repro.signing import KEY_VAR, TAMPERED, UNSIGNED, UNVERIFIED, VALID, key_file
 
@@ -393,6 +393,15 @@ def _container_item(manifest: Manifest, run_id: str) -> AuditItem:
     gap = container_gap(manifest)
     if gap is not None:
         return _item(name, MISSING, *gap)
+    if container.source == "unidentified":
+        return _item(
+            name,
+            WEAK,
+            "ran in a container whose image no launcher named (a CI runner, a dev container): "
+            "recorded as on a host, by its OS, glibc, CPU and BLAS; a replay runs on the "
+            "replaying machine",
+            LAUNCH_IN_IMAGE,
+        )
     shown = f"{container.image or 'image'} ({container.image_id[:19]})"
     inputs = build_inputs(container.build)
     found = availability.find_image(container)

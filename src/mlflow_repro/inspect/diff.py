@@ -276,7 +276,7 @@ def _image_side(manifest: Manifest) -> tuple[str | None, str]:
     if container is None:
         return None, "on the host"
     if container.source == "unidentified" or not container.image_id:
-        return "unidentified", "in an unidentified image"
+        return "unidentified", "in an unrecorded container"
     return container.image_id, f"{container.image or 'image'} ({container.image_id[:19]})"
 
 
@@ -287,13 +287,12 @@ def _image(ma: Manifest, mb: Manifest, notes: list[str]) -> list[Difference]:
     (ka, shown_a), (kb, shown_b) = _image_side(ma), _image_side(mb)
     if ka == kb and ka != "unidentified":
         return []
-    if "unidentified" in (ka, kb) and None not in (ka, kb):
-        which = "A" if ka == "unidentified" else "B"
-        if ka == kb:
-            which = "A and B"
+    if "unidentified" in (ka, kb) and (ka == kb or None in (ka, kb)):
+        # an unrecorded container is recorded as a host is: nothing to tell the two apart by
+        which = "A and B" if ka == kb else ("A" if ka == "unidentified" else "B")
         notes.append(
             f"platform: run {which} ran in a container whose image no launcher named; "
-            "images not compared"
+            "compared as a host"
         )
         return []
 

@@ -7,7 +7,11 @@
   or packages installed beside the lock).
 - `incomplete`: something a rebuild needs was not recorded (no commit, withheld changes, no
   seeds, a capture error, a sparse checkout, files read that git ignores and DVC does not track,
-  a container whose image no launcher named).
+  an image named by the launcher whose id it could not read).
+
+A run in a container no launcher named (a CI runner, a dev container: `/.dockerenv` and no
+record passed in) is recorded as a host run is, by its OS, glibc, CPU and BLAS: the image itself
+is no part of the promise there, as a host's installation is not (audit says so, `weak`).
 
 This is what the manifest says; `mlflow-repro audit` checks the same things as they are now.
 """
@@ -66,9 +70,8 @@ def container_gap(manifest: Manifest) -> tuple[str, str] | None:
     container = manifest.platform.container
     if container is None:
         return None
-    if container.source == "unidentified":
-        why = "ran in a container whose image no launcher named (replay cannot choose the image)"
-        return why, LAUNCH_IN_IMAGE
+    if container.source == "unidentified" and not container.image:
+        return None  # like a host: its platform is recorded, no image was promised
     if not container.image_id:
         return f"ran in image {container.image or '?'} with no image id recorded", LAUNCH_IN_IMAGE
     return None

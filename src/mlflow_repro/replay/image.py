@@ -107,10 +107,12 @@ def choose_image(
         )
     network = container.network or "host"
     if container.source != "launcher" or not container.image_id:
+        if image is None and not container.image and not rebuild:
+            return None  # recorded as a host is (its OS, glibc, BLAS): replayed on this one
         if image is None:
             raise _refuse(
-                "the run ran in a container whose image no launcher recorded (it was not "
-                "started through `mlflow run` with mlflow-repro on the launching side)",
+                f"the run ran in image {container.image or '(unnamed)'}, whose id its launcher "
+                "could not read, so replay cannot choose that image",
                 container.image or "unidentified",
                 "replay it in an image you name with --image (the verdict will say the platform "
                 "may differ); nothing was started",
