@@ -261,10 +261,13 @@ def _write(path: Path, text: str, option: str) -> None:
 
 
 def _parity(args: argparse.Namespace) -> int:
-    from mlflow_repro.inspect.parity import parity
+    from mlflow_repro.inspect.parity import parity, parity_image
     from mlflow_repro.inspect.render import parity_text
 
-    report = parity(args.target, against=args.against, python=args.python)
+    if args.image is not None:
+        report = parity_image(args.target, args.image)
+    else:
+        report = parity(args.target, against=args.against, python=args.python)
     if args.json:
         _emit_json(report)
     else:
@@ -474,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
         "it), Python and the project's wheel, between what the run was trained with and a "
         "serving environment: a requirements file or a PEP 751 pylock.toml (--against) or an "
         "interpreter (--python; "
-        "default: this one). Against a requirements file, what the logged model needs (its "
+        "default: this one) or a Docker image (--image: also glibc and BLAS). "
+        "Against a requirements file, what the logged model needs (its "
         "MLmodel, requirements.txt, python_env.yaml) is read too: the model's own libraries "
         "must be pinned as trained, its other requirements may be left to the installer, and "
         "the packages only training had are summed up in one line. Example: `mlflow-repro "
@@ -487,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--against", type=Path, help="the serving requirements file, or its pylock.toml"
     )
     where.add_argument("--python", help="the serving environment's python executable")
+    where.add_argument(
+        "--image",
+        help="a local Docker image (name:tag, repository@sha256:... or an id): compare the "
+        "packages, wheel hashes, Python, glibc and BLAS inside it (one `docker run --network "
+        "none` of its Python), without running the model",
+    )
     parity.add_argument(
         "--all",
         action="store_true",
