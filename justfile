@@ -114,6 +114,52 @@ browser:
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
     chromium --version
 
+# install Docker's engine, mmdebstrap and a registry (Debian's packages; needs root or sudo)
+[group('install')]
+docker:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+    command -v docker-registry >/dev/null || missing+=(docker-registry)
+    if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+    sudo=""; if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    echo "installing ${missing[*]} (Debian's packages) for the container images and tests ..."
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    dockerd --version
+
+# The base image: Debian bookworm minbase (python3, python3-venv, git, ca-certificates) made by
+# mmdebstrap (root), its root filesystem cached in ~/.cache/mlflow-repro/base; the same tar loads
+# as the same image id. The image: FROM that base by id, uv.lock's packages installed offline and
+# hash-checked into /opt/venv, the plugin's wheel from `just package`; build inputs as labels.
+
+# build the base image mlflow-repro-base:bookworm from Debian's packages (needs a running dockerd)
+[group('package')]
+base-image: docker install
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! docker info >/dev/null 2>&1; then
+        echo "error: no Docker daemon answers \`docker info\`. Start one (as root), e.g.:" >&2
+        echo "  dockerd --bridge=none --iptables=false --ip-masq=false &   (or: systemctl start docker)" >&2
+        echo "or point DOCKER_HOST at a running one." >&2
+        exit 1
+    fi
+    uv run --frozen python -m mlflow_repro.container.cli base --tag mlflow-repro-base:bookworm
+
+# build the template's environment image from uv.lock (offline, hash-checked; tag <name>-env:<lock>)
+[group('package')]
+image: package base-image
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! docker info >/dev/null 2>&1; then
+        echo "error: no Docker daemon answers \`docker info\`. Start one (as root), e.g.:" >&2
+        echo "  dockerd --bridge=none --iptables=false --ip-masq=false &   (or: systemctl start docker)" >&2
+        exit 1
+    fi
+    uv run --frozen python -m mlflow_repro.container.cli build --base mlflow-repro-base:bookworm --wheel dist/mlflow_repro-0.1.0-py3-none-any.whl
+
 # the fast tier: everything but the end-to-end tests (no frameworks, no DVC data needed)
 [group('check')]
 test-unit *args: install

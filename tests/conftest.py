@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.containers import base_image, docker_daemon, registry, template_image  # noqa: F401
 from tests.postgres import Postgres
 
 if TYPE_CHECKING:
