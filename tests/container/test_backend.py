@@ -40,3 +40,14 @@ def test_a_relative_sqlite_store_is_mounted_as_its_directory_at_the_same_path(
         {"MLFLOW_TRACKING_URI": "sqlite:////data/x/mlflow.db"},
     )
     assert backend.sqlite_mount("http://127.0.0.1:5000") is None
+
+
+def test_environment_values_reach_the_shell_mlflow_runs_quoted() -> None:
+    import shlex
+
+    pairs = backend._environment({"environment": {"A": "1", "B": "two words; $(x)"}})
+    assert pairs[0] == ["A", "1"]
+    name, value = pairs[1]
+    assert shlex.split(f"-e {name}={value}") == ["-e", "B=two words; $(x)"]
+    with pytest.raises(ExecutionException, match="pairs or a mapping"):
+        backend._environment({"environment": ["A=1"]})

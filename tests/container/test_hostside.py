@@ -106,9 +106,11 @@ def test_the_docker_run_command_carries_the_image_read_by_content(
         image=image, active_run=run, docker_args={"network": "host"}
     )
     assert cmd[-1] == "repro-template:abc1234"  # the image stays last
-    passed = [a for a in cmd if a.startswith(CONTAINER_VAR + "=")]
+    passed = [a for a in cmd if a.lstrip("'").startswith(CONTAINER_VAR + "=")]
     assert len(passed) == 1 and cmd[cmd.index(passed[0]) - 1] == "-e"
-    record = json.loads(passed[0].split("=", 1)[1])
+    import shlex
+
+    record = json.loads(shlex.split(passed[0])[0].split("=", 1)[1])
     assert record["image"] == "env:1"
     assert record["image_id"] == IMAGE_ID
     assert record["repo_digest"].endswith("@sha256:" + "ee" * 32)

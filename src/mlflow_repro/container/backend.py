@@ -44,9 +44,9 @@ _one_at_a_time = threading.Lock()  # the patches below are module-wide while a r
 
 def _environment(config: dict[str, Any]) -> list[list[str]]:
     value = config.get(ENVIRONMENT_KEY) or []
-    if isinstance(value, dict):
-        return [[str(k), str(v)] for k, v in value.items()]
     pairs = []
+    if isinstance(value, dict):
+        value = [[k, v] for k, v in value.items()]
     for item in value:
         if not (isinstance(item, list | tuple) and len(item) == 2):
             from mlflow.projects import ExecutionException
@@ -56,7 +56,8 @@ def _environment(config: dict[str, Any]) -> list[list[str]]:
                 "[name, value] pairs or a mapping of names to values"
             )
         pairs.append([str(item[0]), str(item[1])])
-    return pairs
+    # MLflow writes `-e NAME=VALUE` into a command line bash runs: a value is quoted for it
+    return [[name, shlex.quote(value)] for name, value in pairs]
 
 
 def checked_image(config: dict[str, Any]) -> str:

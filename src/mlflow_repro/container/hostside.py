@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -144,7 +145,9 @@ def wrap_local(module: Any) -> None:
             network = args.get("network", args.get("net"))
             if isinstance(network, str):
                 record["network"] = network
-            cmd[-1:-1] = ["-e", f"{CONTAINER_VAR}={json.dumps(record, sort_keys=True)}"]
+            # MLflow joins the words with spaces and runs them through bash: quoted, one word
+            value = json.dumps(record, sort_keys=True)
+            cmd[-1:-1] = ["-e", shlex.quote(f"{CONTAINER_VAR}={value}")]
         except Exception as exc:
             _warn("the run's image could not be passed to the container", exc)
         return cmd

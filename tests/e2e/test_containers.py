@@ -1,0 +1,191 @@
+"""A template run in its image, end to end on a real Docker daemon: the image recorded by id and
+registry digest, replayed from a fresh clone in another directory in that same image
+(identical), refused once the image is gone (exit 2, no run created), rebuilt from its recorded
+inputs on request; diff of a host run and a container run names the image first.
+
+Runs after the other container files in its lane (`just test`): the last test deletes the
+session's template image (it rebuilds an equivalent one)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlflow_repro.container import docker
+from tests.conftest import run, venv_env
+
+pytestmark = pytest.mark.e2e
+
+EXPERIMENT = "containers"
+REPOSITORY = "repro-template-env"
+
+
+@dataclass
+class Setup:
+    root: Path  # a user's clone of the template
+    uri: str
+    image_id: str
+    digest: str  # <registry>/<repository>@sha256:...
+    registry: str
+    run_id: str
+    output: str
+
+
+def mlflow_run(setup_root: Path, uri: str, *args: str) -> tuple[str, str]:
+    cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", EXPERIMENT, *args]
+    cmd += ["-P", "conf_file=confs/training.yaml", "."]
+    done = run(cmd, cwd=setup_root, env=venv_env(MLFLOW_TRACKING_URI=uri), timeout=900)
+    found = re.search(r"(?:Run \(ID|run with ID) '([0-9a-f]{32})'", done.stderr)
+    assert found, done.stderr
+    return found.group(1), done.stderr
+
+
+def reproduce(setup: Setup, cwd: Path, *args: str, check: bool = True) -> Any:
+    cmd = [sys.executable, "-m", "mlflow_repro", "reproduce", *args]
+    return run(cmd, cwd=cwd, env=venv_env(MLFLOW_TRACKING_URI=setup.uri), check=check)
+
+
+def manifest_of(setup: Setup, run_id: str, tmp: Path) -> dict[str, Any]:
+    from mlflow.tracking import MlflowClient
+
+    local = MlflowClient(setup.uri).download_artifacts(run_id, "repro/manifest.json", str(tmp))
+    return dict(json.loads(Path(local).read_text()))
+
+
+@pytest.fixture(scope="module")
+def setup(
+    template_image: Any,
+    registry: str,
+    template_with_data: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Setup]:
+    from mlflow.tracking import MlflowClient
+
+    base = tmp_path_factory.mktemp("containers")
+    root = base / "project"
+    run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=base)
+    shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment(EXPERIMENT, artifact_location=str(base / "artifacts"))
+    # the environment image, pushed to the loopback registry: it now has a repository digest
+    pushed = f"{registry}/{REPOSITORY}:test"
+    run(["docker", "tag", template_image.id, pushed], cwd=base)
+    run(["docker", "push", "--quiet", pushed], cwd=base, timeout=600)
+    info = docker.inspect_image(pushed)
+    assert info is not None and info.repo_digest, "the pushed image has no repository digest"
+    config = json.dumps({"image": info.repo_digest})
+    run_id, output = mlflow_run(
+        root, uri, "-b", "repro-docker", "--backend-config", config, "-A", "network=none"
+    )
+    yield Setup(root, uri, template_image.id, info.repo_digest, registry, run_id, output)
+
+
+def test_a_run_in_its_image_records_the_image_by_id_and_registry_digest(
+    setup: Setup, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    run_ = MlflowClient(setup.uri).get_run(setup.run_id)
+    assert run_.info.status == "FINISHED"
+    tags = run_.data.tags
+    assert tags["mlflow.project.env"] == "docker"
+    assert tags["mlflow.project.backend"] == "repro-docker"
+    manifest = manifest_of(setup, setup.run_id, tmp_path)
+    container = manifest["platform"]["container"]
+    assert container["source"] == "launcher"
+    assert container["image_id"] == setup.image_id
+    assert container["repo_digest"] == setup.digest
+    assert container["image"] == setup.digest
+    assert container["network"] == "none"
+    lock = hashlib.sha256((setup.root / "uv.lock").read_bytes()).hexdigest()
+    assert container["build"]["lock.sha256"] == lock
+    assert container["run_image_id"] and container["run_image_id"] != setup.image_id
+    # the image's own interpreter, not the host's
+    assert manifest["environment"]["python_version"] == "3.11.2"
+    # MLflow's generated Dockerfile in the copy does not make the run dirty
+    assert manifest["code"]["dirty"] is False, manifest["code"]
+    assert tags["repro.status"] == "reproducible", tags.get("repro.capture.errors")
+
+
+def test_reproduce_from_a_fresh_clone_elsewhere_runs_in_the_same_image_and_is_identical(
+    setup: Setup, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = reproduce(setup, elsewhere, setup.run_id, "--workdir", str(elsewhere / "ws"))
+    assert f"{setup.run_id}: new run" in done.stdout
+    assert ": identical (" in done.stdout, done.stdout
+    assert f"image: same image {setup.digest} ({setup.image_id})" in done.stdout
+    new_id = done.stdout.split("new run ")[1].split(":")[0]
+    rerun = manifest_of(setup, new_id, tmp_path)
+    assert rerun["platform"]["container"]["image_id"] == setup.image_id
+    assert (
+        rerun["code"]["commit"]
+        == manifest_of(setup, setup.run_id, tmp_path / "o")["code"]["commit"]
+    )
+    assert Path(rerun["code"]["repo_root"]) != setup.root  # rebuilt elsewhere, not the checkout
+
+
+def test_diff_of_a_host_run_and_a_container_run_names_the_image_first(setup: Setup) -> None:
+    host_run, _ = mlflow_run(setup.root, setup.uri, "--env-manager", "local")
+    cmd = [sys.executable, "-m", "mlflow_repro", "diff", host_run, setup.run_id]
+    done = run(cmd, cwd=setup.root, env=venv_env(MLFLOW_TRACKING_URI=setup.uri), check=False)
+    text = done.stdout
+    assert setup.image_id[:19] in text, text
+    platform_lines = [line for line in text.splitlines() if "platform" in line.lower()]
+    assert platform_lines and "image" in platform_lines[0].lower(), text
+
+
+def _images_after(image_id: str) -> list[str]:
+    listed = run(
+        ["docker", "image", "ls", "-a", "-q", "--no-trunc", "--filter", f"since={image_id}"],
+        cwd=Path.cwd(),
+    )
+    return [line for line in listed.stdout.split() if line]
+
+
+def test_a_gone_image_is_refused_then_rebuilt_from_its_recorded_inputs(
+    setup: Setup, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    # gone: from the engine (with the images MLflow built on it) and from the registry
+    for image in _images_after(setup.image_id):
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
+    run(["docker", "rmi", "-f", setup.image_id], cwd=tmp_path)
+    assert docker.inspect_image(setup.image_id) is None
+    digest = setup.digest.split("@", 1)[1]
+    request = urllib.request.Request(
+        f"http://{setup.registry}/v2/{REPOSITORY}/manifests/{digest}", method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.status == 202
+    before = {r.info.run_id for r in MlflowClient(setup.uri).search_runs([], max_results=1000)}
+    experiment = MlflowClient(setup.uri).get_experiment_by_name(EXPERIMENT).experiment_id
+    count = len(MlflowClient(setup.uri).search_runs([experiment], max_results=1000))
+    refused = reproduce(setup, tmp_path, setup.run_id, check=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert setup.image_id in refused.stderr and "no longer holds" in refused.stderr
+    assert "--rebuild-image" in refused.stderr
+    assert len(MlflowClient(setup.uri).search_runs([experiment], max_results=1000)) == count
+    del before
+    rebuilt = reproduce(setup, tmp_path, setup.run_id, "--rebuild-image", check=False)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert ": identical (" in rebuilt.stdout
+    assert "image: rebuilt image sha256:" in rebuilt.stdout
+    new_id = rebuilt.stdout.split("new run ")[1].split(":")[0]
+    container = manifest_of(setup, new_id, tmp_path)["platform"]["container"]
+    assert container["image_id"] != setup.image_id  # a new image id, the same recorded inputs
+    original = manifest_of(setup, setup.run_id, tmp_path / "o")["platform"]["container"]
+    assert container["build"] == original["build"]
