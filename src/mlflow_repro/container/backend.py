@@ -178,15 +178,23 @@ class ReproDockerBackend(AbstractBackend):  # type: ignore[misc]
         )
 
         config = dict(backend_config or {})
+        asked_to_wait = bool(config.get(PROJECT_SYNCHRONOUS))
         image = checked_image(config)
         environment = _environment(config)
         config[PROJECT_BUILD_IMAGE] = True
         # `mlflow run` asks backends other than local for an asynchronous run, which MLflow's
         # local backend makes by starting `mlflow run --run-id` again as a plain local run (out
-        # of the image): this one waits, as local does
+        # of the image): this one runs in the image and waits, as local does
         config[PROJECT_SYNCHRONOUS] = True
         config[PROJECT_ENV_MANAGER] = "local"  # the image is the environment: nothing to build
         with _patched(image, environment):
-            return LocalBackend().run(
+            submitted = LocalBackend().run(
                 project_uri, entry_point, params, version, config, tracking_uri, experiment_id
             )
+        if not asked_to_wait:
+            # `mlflow run` waits (and marks the run FINISHED or FAILED) only for the backends it
+            # knows to be synchronous: this one waits here, as `mlflow run` would for local
+            from mlflow.projects import _wait_for
+
+            _wait_for(submitted)
+        return submitted
