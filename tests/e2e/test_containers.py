@@ -3,8 +3,9 @@ registry digest, replayed from a fresh clone in another directory in that same i
 (identical), refused once the image is gone (exit 2, no run created), rebuilt from its recorded
 inputs on request; diff of a host run and a container run names the image first.
 
-Runs after the other container files in its lane (`just test`): the last test deletes the
-session's template image (it rebuilds an equivalent one)."""
+The runs use an image of their own, the session's template image with one label more (a new
+id, the same layers and recorded build inputs), so that deleting it leaves the session's image
+for the other tests; the rebuild from its recorded inputs gives the recipe's image again."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class Setup:
     registry: str
     run_id: str
     output: str
+    recipe_image: str  # the session's template image, which this module's image derives from
 
 
 def mlflow_run(setup_root: Path, uri: str, *args: str) -> tuple[str, str]:
@@ -78,9 +80,20 @@ def setup(
     shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
     uri = f"sqlite:///{base / 'mlflow.db'}"
     MlflowClient(uri).create_experiment(EXPERIMENT, artifact_location=str(base / "artifacts"))
-    # the environment image, pushed to the loopback registry: it now has a repository digest
+    # this module's image (deleted by the last test), pushed to the loopback registry: it then
+    # has a repository digest
+    dockerfile = f"FROM {template_image.id}\nLABEL test.purpose=gone-and-rebuilt\n"
+    built = subprocess.run(
+        ["docker", "build", "--quiet", "-"],
+        input=dockerfile,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=venv_env(DOCKER_BUILDKIT="0"),
+    )
+    own = built.stdout.strip().splitlines()[-1]
     pushed = f"{registry}/{REPOSITORY}:test"
-    run(["docker", "tag", template_image.id, pushed], cwd=base)
+    run(["docker", "tag", own, pushed], cwd=base)
     run(["docker", "push", "--quiet", pushed], cwd=base, timeout=600)
     info = docker.inspect_image(pushed)
     assert info is not None and info.repo_digest, "the pushed image has no repository digest"
@@ -88,7 +101,8 @@ def setup(
     run_id, output = mlflow_run(
         root, uri, "-b", "repro-docker", "--backend-config", config, "-A", "network=none"
     )
-    yield Setup(root, uri, template_image.id, info.repo_digest, registry, run_id, output)
+    assert info.id == own and own != template_image.id
+    yield Setup(root, uri, own, info.repo_digest, registry, run_id, output, template_image.id)
 
 
 def test_a_run_in_its_image_records_the_image_by_id_and_registry_digest(
@@ -191,6 +205,8 @@ def test_a_gone_image_is_refused_then_rebuilt_from_its_recorded_inputs(
     assert "image: rebuilt image sha256:" in rebuilt.stdout
     new_id = rebuilt.stdout.split("new run ")[1].split(":")[0]
     container = manifest_of(setup, new_id, tmp_path)["platform"]["container"]
-    assert container["image_id"] != setup.image_id  # a new image id, the same recorded inputs
+    # another image id (the recipe's image: the engine's cache holds its steps), the same inputs
+    assert container["image_id"] == setup.recipe_image != setup.image_id
+    assert f"image: rebuilt image {setup.recipe_image} from the recorded inputs" in rebuilt.stdout
     original = manifest_of(setup, setup.run_id, tmp_path / "o")["platform"]["container"]
     assert container["build"] == original["build"]

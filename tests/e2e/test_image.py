@@ -45,14 +45,16 @@ def test_image_holds_its_inputs_and_runs_offline(template_image: BuiltImage) -> 
     assert "scikit-learn==" in shown.text and "--hash=sha256:" in shown.text
 
 
-def test_rebuild_from_labels(template_image: BuiltImage, template_with_data: Path) -> None:
+def test_rebuild_from_labels_while_the_image_is_there_is_that_image(
+    template_image: BuiltImage, template_with_data: Path
+) -> None:
+    """The recorded inputs, checked one by one, build the same image again: the engine's cache
+    holds every step of those inputs. (Once the image is gone, the rebuild is a new image from
+    the same inputs: tests/e2e/test_containers.py.)"""
     info = docker.inspect_image(template_image.id)
     assert info is not None
     again = rebuild(template_with_data, info.build_inputs, tag="mlflow-repro-rebuilt:test")
     rebuilt = docker.inspect_image(again.id)
     assert rebuilt is not None
     assert rebuilt.build_inputs == info.build_inputs
-    # creation times in the image config and file times in the layers: a new id, same inputs
-    assert rebuilt.id != info.id
-    done = docker.run(again.id, ["python", "-c", "import mlflow_repro, sklearn"], network="none")
-    assert done.ok, done.reason
+    assert rebuilt.id == info.id

@@ -682,7 +682,10 @@ def rebuild(
 
     Refuses unless every input is the recorded one: the base image by its recorded id (or
     digest), uv.lock and the re-exported requirements by their sha256, the rebuilt (or given)
-    wheels by theirs, and the same Dockerfile text. Every step runs again (no build cache).
+    wheels by theirs, and the same Dockerfile text. The engine's build cache may serve a
+    step whose inputs it already built (it keys COPY by the files' content and RUN by the
+    step before it): the same bytes from the same inputs. Replay rebuilds only an image the
+    engine no longer holds, so the steps after the last shared one run again.
 
     The new image's id differs from the original's even so: an image id is the sha256 of the
     image's configuration, which holds the creation time of the image and of each step's history
@@ -767,7 +770,7 @@ def rebuild(
             )
         # the labels are the recorded inputs (`base` as first given), so the two images compare
         labels = {**prepared.inputs, **{k: v for k, v in inputs.items() if k in prepared.inputs}}
-        progress(f"docker build {tag} again from the recorded inputs (no cache, no network)")
-        image_id = _docker_build(prepared.context, tag, _labels(labels), no_cache=True)
+        progress(f"docker build {tag} again from the recorded inputs (no network)")
+        image_id = _docker_build(prepared.context, tag, _labels(labels), no_cache=False)
     progress(f"rebuilt {tag} = {image_id}")
     return BuiltImage(image_id, tag, labels, prepared.dockerfile)
