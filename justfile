@@ -60,6 +60,24 @@ data: install
 train conf=conf env_manager=env_manager: data
     uv run --frozen mlflow run --experiment-name {{experiment}} --env-manager {{env_manager}} -P conf_file={{conf}} .
 
+# The same job in the template's environment image (`just image`: FROM a base by id, uv.lock's
+# packages hash-checked, the plugin inside), through MLflow's docker machinery: the repro-docker
+# backend runs this python_env project as a docker_env one (the image, the project copied in).
+# The run records the image by id (and registry digest); replay runs it in that image. A sqlite
+# store is mounted into the container; a tracking server on this machine's loopback needs
+# `--network host`, which the recipe passes for any store that is not a local file.
+
+# train in the template's environment image (Docker): `just train-container [CONF]`
+[group('run')]
+train-container conf=conf: data image
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tag="repro-template-env:$(sha256sum uv.lock | cut -c1-12)"
+    network=host
+    case "$MLFLOW_TRACKING_URI" in sqlite:*|file:*|/*) network=none ;; esac
+    uv run --frozen mlflow run --experiment-name {{experiment}} -b repro-docker \
+        --backend-config "{\"image\": \"$tag\"}" -A network=$network -P conf_file={{conf}} .
+
 # open the MLflow UI on the tracking store (http://127.0.0.1:5000)
 [group('run')]
 ui port="5000":

@@ -505,6 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--json", action="store_true", help="print the report as JSON")
     parity.set_defaults(handler=_parity)
 
+    from mlflow_repro.container.cli import register as register_image
+
+    register_image(sub)
+
     keygen = sub.add_parser(
         "keygen",
         help="make a team key pair for signing manifests and models",

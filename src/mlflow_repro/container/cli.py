@@ -72,7 +72,15 @@ def _add_build(sub: Any) -> None:
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `image` (with `base` and `build`) to a parent parser's subparsers."""
     image = subparsers.add_parser(
-        "image", help="build the environment image a run can be replayed in (Docker)"
+        "image",
+        help="build the environment image a run can be replayed in (Docker)",
+        description="`image base`: a Debian base image from Debian's packages (mmdebstrap; the "
+        "same root filesystem loads as the same image id). `image build`: the project's "
+        "environment image FROM a base named by id or digest, uv.lock's packages installed "
+        "offline and hash-checked into /opt/venv, the project's wheel, the build inputs as "
+        "io.mlflow-repro.* labels (what `reproduce --rebuild-image` repeats). Run it with "
+        '`mlflow run -b repro-docker --backend-config \'{"image": "<tag>"}\' .` '
+        "(docs/deployment.md, Containers).",
     )
     sub = image.add_subparsers(dest="image_command", required=True)
     _add_base(sub)
