@@ -92,16 +92,21 @@ ui port="5000":
 # and faults) fit on the other core; their reports are printed after the main one. With
 # arguments: one pytest, as given.
 
-# run the whole test suite (installs the environment, the frameworks, the data and a browser first)
+# run the whole test suite (installs the environment, the frameworks, the data, a browser and Docker first)
 [group('check')]
-test *args: install-frameworks data browser
+test *args: install-frameworks data browser docker
     #!/usr/bin/env bash
     set -uo pipefail
     unset PYTHONDONTWRITEBYTECODE
-    export MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1
+    export MLFLOW_REPRO_REQUIRE_FRAMEWORKS=1 MLFLOW_REPRO_REQUIRE_BROWSER=1 MLFLOW_REPRO_REQUIRE_DOCKER=1
     if [ -n "{{args}}" ]; then exec uv run --frozen pytest {{args}}; fi
     # beside: the unit tier, then the end-to-end files that need none of the shared template runs
     beside=(tests/e2e/test_install.py tests/e2e/test_seeds.py tests/e2e/test_server.py tests/e2e/test_failures.py tests/e2e/test_runs.py tests/e2e/test_readme_install.py tests/e2e/test_model_signing.py)
+    # the container tier, a lane of its own: it mostly waits on dockerd (image builds, docker run)
+    containers=(tests/e2e/test_image.py tests/e2e/test_parity_image.py tests/e2e/test_containers.py)
+    ctr_log=$(mktemp)
+    nice -n 5 uv run --frozen pytest -p no:cacheprovider --durations=8 "${containers[@]}" > "$ctr_log" 2>&1 &
+    ctr=$!
     side_log=$(mktemp)
     # niced: the end-to-end tier is the longer lane; the server file's 32-process sweep would
     # otherwise take its core for most of a minute (measured: e2e tier 584 s beside it, un-niced)
@@ -111,14 +116,19 @@ test *args: install-frameworks data browser
         exit $(( unit != 0 || rest != 0 ))
     ) > "$side_log" 2>&1 &
     side=$!
-    uv run --frozen pytest -m e2e --durations=12 "${beside[@]/#/--ignore=}"
+    uv run --frozen pytest -m e2e --durations=12 "${beside[@]/#/--ignore=}" "${containers[@]/#/--ignore=}"
     e2e_status=$?
     wait "$side"
     side_status=$?
     echo "---------- run beside it: the unit tier, then ${beside[*]} ----------"
     cat "$side_log"
     rm -f "$side_log"
-    exit $(( e2e_status != 0 || side_status != 0 ))
+    wait "$ctr"
+    ctr_status=$?
+    echo "---------- and beside those: ${containers[*]} ----------"
+    cat "$ctr_log"
+    rm -f "$ctr_log"
+    exit $(( e2e_status != 0 || side_status != 0 || ctr_status != 0 ))
 
 # install headless Chromium for the UI test (Debian's package; needs root or sudo)
 [group('install')]

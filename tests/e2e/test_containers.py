@@ -130,6 +130,16 @@ def test_a_run_in_its_image_records_the_image_by_id_and_registry_digest(
     # MLflow's generated Dockerfile in the copy does not make the run dirty
     assert manifest["code"]["dirty"] is False, manifest["code"]
     assert tags["repro.status"] == "reproducible", tags.get("repro.capture.errors")
+    assert tags["repro.env.image_id"] == setup.image_id
+    env = venv_env(MLFLOW_TRACKING_URI=setup.uri)
+    # audit: the image is still there
+    audit = run([sys.executable, "-m", "mlflow_repro", "audit", setup.run_id], tmp_path, env)
+    line = next(x for x in audit.stdout.splitlines() if "container image" in x)
+    assert line.split()[0] == "ok" and "present in the local Docker engine" in line, audit.stdout
+    # parity: the image it ran in holds what it trained with (packages by hash, Python, glibc)
+    cmd = [sys.executable, "-m", "mlflow_repro", "parity", setup.run_id, "--image", setup.image_id]
+    parity = run(cmd, tmp_path, env, check=False)
+    assert parity.returncode == 0, parity.stdout + parity.stderr
 
 
 def test_reproduce_from_a_fresh_clone_elsewhere_runs_in_the_same_image_and_is_identical(
