@@ -42,6 +42,7 @@ class Setup:
     run_id: str
     output: str
     recipe_image: str  # the session's template image, which this module's image derives from
+    host_run: str = ""  # a run of the same clone on this host (made by the diff test)
 
 
 def mlflow_run(setup_root: Path, uri: str, *args: str) -> tuple[str, str]:
@@ -163,6 +164,7 @@ def test_reproduce_from_a_fresh_clone_elsewhere_runs_in_the_same_image_and_is_id
 
 def test_diff_of_a_host_run_and_a_container_run_names_the_image_first(setup: Setup) -> None:
     host_run, _ = mlflow_run(setup.root, setup.uri, "--env-manager", "local")
+    setup.host_run = host_run
     cmd = [sys.executable, "-m", "mlflow_repro", "diff", host_run, setup.run_id]
     done = run(cmd, cwd=setup.root, env=venv_env(MLFLOW_TRACKING_URI=setup.uri), check=False)
     text = done.stdout
@@ -174,6 +176,19 @@ def test_diff_of_a_host_run_and_a_container_run_names_the_image_first(setup: Set
     assert lines[first + 1].startswith(hosts), text
     assert setup.digest[:40] in lines[first + 1]
     assert f"vs {setup.image_id}" in lines[first + 2], text
+
+
+def test_a_host_run_replayed_in_an_image_on_request_says_the_platform_changed(
+    setup: Setup, tmp_path: Path
+) -> None:
+    if not setup.host_run:
+        pytest.skip("needs the host run the diff test makes")
+    done = reproduce(setup, tmp_path, setup.host_run, "--image", setup.recipe_image, check=False)
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # compared, whatever the verdict
+    assert "image: platform changed: the run ran on the host" in done.stdout, done.stdout
+    new_id = done.stdout.split("new run ")[1].split(":")[0]
+    container = manifest_of(setup, new_id, tmp_path)["platform"]["container"]
+    assert container["image_id"] == setup.recipe_image
 
 
 def _images_after(image_id: str) -> list[str]:
