@@ -251,3 +251,16 @@ def test_the_published_manifest_is_json_of_the_run_manifest(
     publish(Client(), a_run("r", tmp_path), captured, manifest)
     document = json.loads((tmp_path / "r/repro/manifest.json").read_text())
     assert document["launch"]["parameters"] == {"alpha": "0.5"}
+
+
+def test_the_description_names_the_image_a_run_ran_in_by_id() -> None:
+    from mlflow_repro.manifest import Container, Manifest, Platform
+    from mlflow_repro.plugin.publish import run_description
+
+    image_id = "sha256:" + "b" * 64
+    tagged = Container(image="env:1", image_id=image_id, repo_digest="reg/env@sha256:" + "c" * 64)
+    text = run_description(Manifest(platform=Platform(container=tagged)), "r1")
+    assert f"- image: `env:1`, id `{image_id}`, `reg/env@sha256:{'c' * 64}`" in text
+    unknown = Manifest(platform=Platform(container=Container(source="unidentified")))
+    assert "- image: a container no launcher named" in run_description(unknown, "r1")
+    assert "- image:" not in run_description(Manifest(), "r1")

@@ -49,8 +49,15 @@ def run_description(manifest: Manifest, run_id: str) -> str:
         f"({env.lock_source}, {env.lock_strength})",
         f"- data: {len(manifest.data.files)} DVC-tracked files",
         f"- seed: {seeds.seed if seeds.seed is not None else 'none'} ({seeds.source})",
-        "- everything recorded: artifact `repro/manifest.json`",
     ]
+    container = manifest.platform.container
+    if container is not None and container.image_id:
+        shown = container.repo_digest and container.repo_digest != container.image
+        digest = f", `{container.repo_digest}`" if shown else ""
+        lines.append(f"- image: `{container.image[:200]}`, id `{container.image_id}`{digest[:300]}")
+    elif container is not None:
+        lines.append("- image: a container no launcher named (recorded as a host)")
+    lines.append("- everything recorded: artifact `repro/manifest.json`")
     return "\n".join(lines)
 
 
