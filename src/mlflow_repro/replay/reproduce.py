@@ -280,10 +280,10 @@ def _record(client: Any, result: ReplayResult, commit: str | None) -> None:
         f"**Replay of run {_run_link(client, original)}: {verdict.verdict}** "
         f"({verdict.metrics_compared} metrics, {verdict.params_compared} params, "
         f"{verdict.model_files_compared} model files compared)\n\n"
+        + (f"Image: {verdict.image}\n\n" if verdict.image else "")
         + "".join(f"- differs: {d}\n" for d in verdict.differences[:50])
         + "".join(f"- within tolerance: {d}\n" for d in verdict.tolerated[:50])
         + "".join(f"- normalised: {d}\n" for d in verdict.normalised[:50])
-        + (f"\nImage: {verdict.image}\n" if verdict.image else "")
         + f"\nRebuilt in a fresh clone from {rebuilt}. Why they differ: "
         f"`mlflow-repro diff {original} {new}`."
     )
