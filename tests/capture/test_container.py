@@ -54,3 +54,15 @@ def test_an_unreadable_record_is_a_capture_error_not_a_guess() -> None:
     container, errors = collect_container({CONTAINER_VAR: "{not json"}, inside=True)
     assert container is not None and container.source == "unidentified"
     assert errors and CONTAINER_VAR in errors[0]
+
+
+def test_a_container_runs_paths_are_its_launching_sides_for_audit_and_replay() -> None:
+    from mlflow_repro.manifest import Container, Manifest, Platform
+    from mlflow_repro.manifest.schema import on_launching_side
+
+    inside = Manifest(platform=Platform(container=Container(image_id=IMAGE_ID, project_dir="/h/p")))
+    assert on_launching_side(inside, "/mlflow/projects/code") == "/h/p"
+    assert on_launching_side(inside, "/mlflow/projects/code/sub") == "/h/p/sub"
+    assert on_launching_side(inside, "/elsewhere") == "/elsewhere"
+    assert on_launching_side(inside, None) is None
+    assert on_launching_side(Manifest(), "/mlflow/projects/code") == "/mlflow/projects/code"

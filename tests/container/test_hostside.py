@@ -117,6 +117,7 @@ def test_the_docker_run_command_carries_the_image_read_by_content(
     assert record["run_image_id"] == BUILT_ID
     assert record["build"] == {"lock.sha256": "f" * 64}  # the recipe's labels only
     assert record["network"] == "host"
+    assert record["project_dir"] == str(Path("/p").resolve())
 
 
 def test_wrapping_twice_wraps_once() -> None:

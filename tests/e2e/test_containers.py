@@ -79,6 +79,8 @@ def setup(
     root = base / "project"
     run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=base)
     shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
+    # into the clone's DVC cache, where a user's `dvc pull` or `dvc repro` would have put it
+    run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=root)
     uri = f"sqlite:///{base / 'mlflow.db'}"
     MlflowClient(uri).create_experiment(EXPERIMENT, artifact_location=str(base / "artifacts"))
     # this module's image (deleted by the last test), pushed to the loopback registry: it then
@@ -137,6 +139,10 @@ def test_a_run_in_its_image_records_the_image_by_id_and_registry_digest(
     audit = run([sys.executable, "-m", "mlflow_repro", "audit", setup.run_id], tmp_path, env)
     line = next(x for x in audit.stdout.splitlines() if "container image" in x)
     assert line.split()[0] == "ok" and "present in the local Docker engine" in line, audit.stdout
+    # the checkout and DVC cache are the launching side's, not the container's copy
+    line = next(x for x in audit.stdout.splitlines() if "data:data/breast_cancer.csv" in x)
+    assert line.split()[0] == "ok" and str(setup.root) in line, audit.stdout
+    assert container["project_dir"] == str(setup.root.resolve())
     # parity: the image it ran in holds what it trained with (packages by hash, Python, glibc)
     cmd = [sys.executable, "-m", "mlflow_repro", "parity", setup.run_id, "--image", setup.image_id]
     parity = run(cmd, tmp_path, env, check=False)

@@ -134,7 +134,15 @@ def loaded_blas() -> list[dict[str, str]]:
 
 # Files a container engine leaves in the containers it starts (Docker; Podman)
 CONTAINER_MARKS = ("/.dockerenv", "/run/.containerenv")
-_CONTAINER_TEXT = ("source", "image", "image_id", "repo_digest", "run_image_id", "network")
+_CONTAINER_TEXT = (
+    "source",
+    "image",
+    "image_id",
+    "repo_digest",
+    "run_image_id",
+    "network",
+    "project_dir",
+)
 
 
 def in_container() -> bool:

@@ -44,11 +44,16 @@ _records: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
-def image_record(base_image: str, built: Any | None) -> dict[str, Any]:
-    """The docker_env image read from the engine: id, repository digest, recipe inputs."""
+def image_record(
+    base_image: str, built: Any | None, work_dir: Any | None = None
+) -> dict[str, Any]:
+    """The docker_env image read from the engine: id, repository digest, recipe inputs; and
+    the project directory MLflow copies into it."""
     from mlflow_repro.container import docker
 
     record: dict[str, Any] = {"source": "launcher", "image": str(base_image)}
+    if work_dir is not None:
+        record["project_dir"] = str(Path(str(work_dir)).resolve())
     info = docker.inspect_image(str(base_image))
     if info is not None:
         record.update(
@@ -88,7 +93,8 @@ def wrap_docker(module: Any) -> None:
                 docker_auth=docker_auth,
             )
             try:
-                record = image_record(str(base_image), image if build_image else None)
+                built = image if build_image else None
+                record = image_record(str(base_image), built, work_dir if build_image else None)
                 with _lock:
                     _records[str(run_id)] = record
             except Exception as exc:  # the run goes on; capture says the image is unknown

@@ -17,6 +17,7 @@ from mlflow_repro.inspect import availability
 from mlflow_repro.inspect.records import MISSING, OK, WEAK, AuditItem, AuditReport
 from mlflow_repro.inspect.runs import RunRecord, Target, client_for, load_record, replays_of
 from mlflow_repro.manifest import Container, Manifest
+from mlflow_repro.manifest.schema import on_launching_side
 from mlflow_repro.manifest.status import LAUNCH_IN_IMAGE, container_gap
 from mlflow_repro.names import REPLAY_DIFFERENCES_TAG, REPLAY_VERDICT_TAG
 from mlflow_repro.signing import KEY_VAR, TAMPERED, UNSIGNED, UNVERIFIED, VALID, key_file
@@ -102,7 +103,7 @@ def _code_items(manifest: Manifest) -> list[AuditItem]:
             _item("commit", MISSING, why, "run from a git checkout with a commit"),
             _item("code", MISSING, why, "run from a git checkout with a commit"),
         ]
-    found = availability.find_commit(code)
+    found = availability.find_commit(code, on_launching_side(manifest, code.repo_root))
     branch = code.branch or ("detached HEAD" if code.detached else "?")
     if found.kind == "remote":
         commit = _item("commit", OK, f"{code.commit[:12]} ({branch}) is on {found.where}")
@@ -213,8 +214,9 @@ def _data_items(manifest: Manifest) -> list[AuditItem]:
     if not outs:
         return [_item("data", OK, "no DVC-tracked data recorded")]
     items = []
+    host_dvc_root = on_launching_side(manifest, manifest.data.dvc_root)
     for file in outs:
-        found = availability.find_data(manifest.data, file)
+        found = availability.find_data(manifest.data, file, host_dvc_root)
         name = f"data:{file.path}"
         version = f"md5 {file.md5[:12]}"
         if found.kind in ("cache", "remote"):

@@ -59,9 +59,11 @@ def _fetchable(url: str, commit: str) -> tuple[bool, str]:
         return done.ok, done.reason[:200]
 
 
-def find_commit(code: Code) -> Found:
-    """The first source holding `code.commit`: the recorded remote, then the local repository."""
+def find_commit(code: Code, repo_root: str | None = None) -> Found:
+    """The first source holding `code.commit`: the recorded remote, then the local repository
+    (`repo_root`: where this machine has it, a container run's on its launching side)."""
     commit = code.commit or ""
+    repo_root = repo_root or code.repo_root
     tried: list[str] = []
     if code.remote_url:
         shown = strip_url_credentials(code.remote_url)
@@ -75,8 +77,8 @@ def find_commit(code: Code) -> Found:
             if ok:
                 return Found(shown, "remote", tried)
             tried.append(f"{shown} (fetch failed: {why or 'not found'})")
-    if code.repo_root:
-        root = Path(code.repo_root)
+    if repo_root:
+        root = Path(repo_root)
         if (root / ".git").exists() and _has_commit(root, commit):
             return Found(str(root), "local", tried)
         tried.append(f"{root} (gone)" if not root.exists() else f"{root} (no such commit)")
@@ -128,12 +130,15 @@ def _in_store(store: Path, md5: str) -> bool:
     return all(has(str(entry.get("md5", ""))) is not None for entry in entries)
 
 
-def find_data(data: Data, file: DataFile) -> Found:
-    """Where the recorded version of `file` can be retrieved from now."""
+def find_data(data: Data, file: DataFile, dvc_root: str | None = None) -> Found:
+    """Where the recorded version of `file` can be retrieved from now. `dvc_root`: the DVC
+    root where this machine has it (a container run's, on its launching side), else the one
+    recorded."""
     tried: list[str] = []
-    if not data.dvc_root:
+    dvc_root = dvc_root or data.dvc_root
+    if not dvc_root:
         return Found(None, "none", ["no DVC repository recorded"])
-    root = Path(data.dvc_root)
+    root = Path(dvc_root)
     if not root.exists():
         return Found(None, "none", [f"{root} (gone): its cache and remote settings with it"])
     cache = cache_dir(root)

@@ -7,6 +7,7 @@ leaves behind. Reading and writing live in `codec.py`, the tags in `tags.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 2
@@ -214,6 +215,26 @@ class Container:
     # base image by id/digest, uv.lock and requirements sha256, wheel sha256s, the Dockerfile
     build: dict[str, str] = field(default_factory=dict)
     network: str | None = None  # `docker run --network` as launched (host, none, ...)
+    # the directory on the launching machine that MLflow copied into the image (as
+    # /mlflow/projects/code/): where that run's checkout, DVC cache and remotes are
+    project_dir: str | None = None
+
+
+# Where MLflow's docker machinery copies the project in the image (MLFLOW_DOCKER_WORKDIR_PATH)
+CONTAINER_WORKDIR = "/mlflow/projects/code"
+
+
+def on_launching_side(manifest: Manifest, path: str | None) -> str | None:
+    """`path` as recorded (the checkout or DVC root of the run) where the launching machine has
+    it: a run in a container recorded its copy at /mlflow/projects/code, which is the launcher's
+    `container.project_dir` there; anything else is returned as it is."""
+    container = manifest.platform.container
+    if path is None or container is None or not container.project_dir:
+        return path
+    inside = Path(path)
+    if inside == Path(CONTAINER_WORKDIR) or inside.is_relative_to(CONTAINER_WORKDIR):
+        return str(Path(container.project_dir) / inside.relative_to(CONTAINER_WORKDIR))
+    return path
 
 
 @dataclass(frozen=True)

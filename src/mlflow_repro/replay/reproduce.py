@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from mlflow_repro.errors import ReproError, UsageError
+from mlflow_repro.manifest.schema import on_launching_side
 from mlflow_repro.names import (
     DESCRIPTION_MARK,
     NOTE_TAG,
@@ -126,7 +127,12 @@ def reproduce(
             experiment_id=str(original.run.info.experiment_id),
         )
         with progress.step("data", f"{len(manifest.data.files)} DVC-tracked files"):
-            restored = restore_data(manifest.data, workspace, manifest.code.repo_root, run_id)
+            # a container run's checkout and DVC cache are its launching side's
+            data = replace(
+                manifest.data, dvc_root=on_launching_side(manifest, manifest.data.dvc_root)
+            )
+            root = on_launching_side(manifest, manifest.code.repo_root)
+            restored = restore_data(data, workspace, root, run_id)
             for item in restored:
                 progress.note(f"{item.path} md5 {item.md5} ({item.how})")
         if manifest.data.workspace_differs:
