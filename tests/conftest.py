@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.containers import base_image, docker_daemon, registry, template_image  # noqa: F401
+from tests.containers import (  # noqa: F401
+    base_image,
+    container_runs,
+    docker_daemon,
+    registry,
+    template_image,
+)
 from tests.postgres import Postgres
 
 if TYPE_CHECKING:

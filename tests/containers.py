@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -223,3 +227,83 @@ def registry(docker_daemon: str, tmp_path_factory: pytest.TempPathFactory) -> It
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+EXPERIMENT = "containers"
+REPOSITORY = "repro-template-env"
+
+
+@dataclass
+class ContainerRuns:
+    """A template run made in an image of its own (the session's template image plus a label,
+    pushed to the loopback registry), and a run of the same clone on the host."""
+
+    root: Path  # a user's clone of the template
+    uri: str
+    image_id: str
+    digest: str  # <registry>/<repository>@sha256:...
+    registry: str
+    run_id: str
+    output: str
+    recipe_image: str  # the session's template image, which this module's image derives from
+    host_run: str  # a run of the same clone on this host (`--env-manager local`)
+
+
+def mlflow_run(setup_root: Path, uri: str, *args: str) -> tuple[str, str]:
+    """`mlflow run` of the template's main entry point: the run id, and what it printed."""
+    from tests.conftest import run, venv_env
+
+    cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", EXPERIMENT, *args]
+    cmd += ["-P", "conf_file=confs/training.yaml", "."]
+    done = run(cmd, cwd=setup_root, env=venv_env(MLFLOW_TRACKING_URI=uri), timeout=900)
+    found = re.search(r"(?:Run \(ID|run with ID) '([0-9a-f]{32})'", done.stderr)
+    assert found, done.stderr
+    return found.group(1), done.stderr
+
+
+@pytest.fixture(scope="session")
+def container_runs(
+    template_image: Any,
+    registry: str,
+    template_with_data: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ContainerRuns]:
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_repro.container import docker
+    from tests.conftest import run, venv_env
+
+    base = tmp_path_factory.mktemp("containers")
+    root = base / "project"
+    run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=base)
+    shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
+    # into the clone's DVC cache, where a user's `dvc pull` or `dvc repro` would have put it
+    run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=root)
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment(EXPERIMENT, artifact_location=str(base / "artifacts"))
+    # this module's image (deleted by the last test), pushed to the loopback registry: it then
+    # has a repository digest
+    dockerfile = f"FROM {template_image.id}\nLABEL test.purpose=gone-and-rebuilt\n"
+    built = subprocess.run(
+        ["docker", "build", "--quiet", "-"],
+        input=dockerfile,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=venv_env(DOCKER_BUILDKIT="0"),
+    )
+    own = built.stdout.strip().splitlines()[-1]
+    pushed = f"{registry}/{REPOSITORY}:test"
+    run(["docker", "tag", own, pushed], cwd=base)
+    run(["docker", "push", "--quiet", pushed], cwd=base, timeout=600)
+    info = docker.inspect_image(pushed)
+    assert info is not None and info.repo_digest, "the pushed image has no repository digest"
+    config = json.dumps({"image": info.repo_digest})
+    run_id, output = mlflow_run(
+        root, uri, "-b", "repro-docker", "--backend-config", config, "-A", "network=none"
+    )
+    assert info.id == own and own != template_image.id
+    host_run, _ = mlflow_run(root, uri, "--env-manager", "local")
+    yield ContainerRuns(
+        root, uri, own, info.repo_digest, registry, run_id, output, template_image.id, host_run
+    )

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import shutil
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,33 +21,16 @@ import pytest
 
 from mlflow_repro.container import docker
 from tests.conftest import run, venv_env
+from tests.containers import EXPERIMENT, REPOSITORY, ContainerRuns
 
 pytestmark = pytest.mark.e2e
 
-EXPERIMENT = "containers"
-REPOSITORY = "repro-template-env"
+Setup = ContainerRuns
 
 
-@dataclass
-class Setup:
-    root: Path  # a user's clone of the template
-    uri: str
-    image_id: str
-    digest: str  # <registry>/<repository>@sha256:...
-    registry: str
-    run_id: str
-    output: str
-    recipe_image: str  # the session's template image, which this module's image derives from
-    host_run: str = ""  # a run of the same clone on this host (made by the diff test)
-
-
-def mlflow_run(setup_root: Path, uri: str, *args: str) -> tuple[str, str]:
-    cmd = [sys.executable, "-m", "mlflow", "run", "--experiment-name", EXPERIMENT, *args]
-    cmd += ["-P", "conf_file=confs/training.yaml", "."]
-    done = run(cmd, cwd=setup_root, env=venv_env(MLFLOW_TRACKING_URI=uri), timeout=900)
-    found = re.search(r"(?:Run \(ID|run with ID) '([0-9a-f]{32})'", done.stderr)
-    assert found, done.stderr
-    return found.group(1), done.stderr
+@pytest.fixture
+def setup(container_runs: ContainerRuns) -> ContainerRuns:
+    return container_runs
 
 
 def reproduce(setup: Setup, cwd: Path, *args: str, check: bool = True) -> Any:
@@ -64,48 +43,6 @@ def manifest_of(setup: Setup, run_id: str, tmp: Path) -> dict[str, Any]:
 
     local = MlflowClient(setup.uri).download_artifacts(run_id, "repro/manifest.json", str(tmp))
     return dict(json.loads(Path(local).read_text()))
-
-
-@pytest.fixture(scope="module")
-def setup(
-    template_image: Any,
-    registry: str,
-    template_with_data: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Setup]:
-    from mlflow.tracking import MlflowClient
-
-    base = tmp_path_factory.mktemp("containers")
-    root = base / "project"
-    run(["git", "clone", "--quiet", str(template_with_data), str(root)], cwd=base)
-    shutil.copy2(template_with_data / "data" / "breast_cancer.csv", root / "data")
-    # into the clone's DVC cache, where a user's `dvc pull` or `dvc repro` would have put it
-    run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=root)
-    uri = f"sqlite:///{base / 'mlflow.db'}"
-    MlflowClient(uri).create_experiment(EXPERIMENT, artifact_location=str(base / "artifacts"))
-    # this module's image (deleted by the last test), pushed to the loopback registry: it then
-    # has a repository digest
-    dockerfile = f"FROM {template_image.id}\nLABEL test.purpose=gone-and-rebuilt\n"
-    built = subprocess.run(
-        ["docker", "build", "--quiet", "-"],
-        input=dockerfile,
-        capture_output=True,
-        text=True,
-        check=True,
-        env=venv_env(DOCKER_BUILDKIT="0"),
-    )
-    own = built.stdout.strip().splitlines()[-1]
-    pushed = f"{registry}/{REPOSITORY}:test"
-    run(["docker", "tag", own, pushed], cwd=base)
-    run(["docker", "push", "--quiet", pushed], cwd=base, timeout=600)
-    info = docker.inspect_image(pushed)
-    assert info is not None and info.repo_digest, "the pushed image has no repository digest"
-    config = json.dumps({"image": info.repo_digest})
-    run_id, output = mlflow_run(
-        root, uri, "-b", "repro-docker", "--backend-config", config, "-A", "network=none"
-    )
-    assert info.id == own and own != template_image.id
-    yield Setup(root, uri, own, info.repo_digest, registry, run_id, output, template_image.id)
 
 
 def test_a_run_in_its_image_records_the_image_by_id_and_registry_digest(
@@ -169,8 +106,7 @@ def test_reproduce_from_a_fresh_clone_elsewhere_runs_in_the_same_image_and_is_id
 
 
 def test_diff_of_a_host_run_and_a_container_run_names_the_image_first(setup: Setup) -> None:
-    host_run, _ = mlflow_run(setup.root, setup.uri, "--env-manager", "local")
-    setup.host_run = host_run
+    host_run = setup.host_run
     cmd = [sys.executable, "-m", "mlflow_repro", "diff", host_run, setup.run_id]
     done = run(cmd, cwd=setup.root, env=venv_env(MLFLOW_TRACKING_URI=setup.uri), check=False)
     text = done.stdout
@@ -187,8 +123,6 @@ def test_diff_of_a_host_run_and_a_container_run_names_the_image_first(setup: Set
 def test_a_host_run_replayed_in_an_image_on_request_says_the_platform_changed(
     setup: Setup, tmp_path: Path
 ) -> None:
-    if not setup.host_run:
-        pytest.skip("needs the host run the diff test makes")
     done = reproduce(setup, tmp_path, setup.host_run, "--image", setup.recipe_image, check=False)
     assert done.returncode in (0, 1), done.stdout + done.stderr  # compared, whatever the verdict
     assert "image: platform changed: the run ran on the host" in done.stdout, done.stdout

@@ -1,5 +1,5 @@
 """`parity --image` on real images: the template's image (the recipe, from the template's
-uv.lock) against a run trained on the host (its Python is another build: named), against the
+uv.lock) against a run of the template on the host (its Python is another build: named), against the
 same run's record as capture reads it inside the image (matches, hashes and all), and a serving
 image derived from it with another scikit-learn wheel (named)."""
 
@@ -28,14 +28,8 @@ from mlflow_repro.inspect.parity import (
 from mlflow_repro.inspect.render import parity_text
 from mlflow_repro.inspect.runs import client_for, resolve
 from mlflow_repro.manifest import Container, Platform
-from tests import containers
 from tests.conftest import run
-from tests.e2e.conftest import Trained
-
-# The container fixtures (session-scoped) where no conftest registers them for this folder
-base_image = containers.base_image
-docker_daemon = containers.docker_daemon
-template_image = containers.template_image
+from tests.containers import ContainerRuns
 
 pytestmark = pytest.mark.e2e
 
@@ -58,10 +52,12 @@ def mismatched(report: Any) -> list[tuple[str, str, str | None, str | None]]:
 
 
 def test_a_host_run_against_the_template_image_names_python_and_nothing_else(
-    trained: Trained, template_image: BuiltImage
+    container_runs: ContainerRuns, template_image: BuiltImage
 ) -> None:
     started = time.monotonic()
-    report = parity_image(trained.local_run, template_image.id, tracking_uri=trained.uri)
+    report = parity_image(
+        container_runs.host_run, template_image.id, tracking_uri=container_runs.uri
+    )
     text = parity_text(report)
     print(text, f"\n({time.monotonic() - started:.1f} s)")
     assert report.against == f"image {template_image.id}"
@@ -77,14 +73,14 @@ def test_a_host_run_against_the_template_image_names_python_and_nothing_else(
 
 
 def test_the_runs_record_as_captured_inside_the_image_matches_it(
-    trained: Trained, template_image: BuiltImage
+    container_runs: ContainerRuns, template_image: BuiltImage
 ) -> None:
     """The matching case, made honestly: the Python and platform as capture's own collectors
     read them inside the image; the packages from the run's lock, which is the lock the image
     was built from (its label says so)."""
     started = time.monotonic()
-    client = client_for(trained.uri)
-    resolved = resolve(client, trained.local_run)
+    client = client_for(container_runs.uri)
+    resolved = resolve(client, container_runs.host_run)
     record, manifest, pins = read_training(client, resolved)
     assert template_image.inputs["lock.sha256"] == manifest.environment.lock_file_sha256
     done = docker.run(template_image.id, ["-c", CAPTURE_IN_IMAGE], entrypoint="python")
@@ -156,10 +152,12 @@ def other_sklearn_image(
 
 
 def test_a_serving_image_with_another_scikit_learn_is_named(
-    trained: Trained, other_sklearn_image: str
+    container_runs: ContainerRuns, other_sklearn_image: str
 ) -> None:
     started = time.monotonic()
-    report = parity_image(trained.local_run, other_sklearn_image, tracking_uri=trained.uri)
+    report = parity_image(
+        container_runs.host_run, other_sklearn_image, tracking_uri=container_runs.uri
+    )
     text = parity_text(report)
     print(text, f"\n({time.monotonic() - started:.1f} s)")
     assert ("scikit-learn", "version-differs", "1.9.1", OTHER_SKLEARN) in mismatched(report), text
@@ -167,8 +165,12 @@ def test_a_serving_image_with_another_scikit_learn_is_named(
 
 
 def test_an_image_that_is_not_there_is_an_error_naming_it(
-    trained: Trained, docker_daemon: str
+    container_runs: ContainerRuns, docker_daemon: str
 ) -> None:
     with pytest.raises(UsageError, match="no such image in the local Docker engine") as caught:
-        parity_image(trained.local_run, "mlflow-repro-test:never-built", tracking_uri=trained.uri)
+        parity_image(
+            container_runs.host_run,
+            "mlflow-repro-test:never-built",
+            tracking_uri=container_runs.uri,
+        )
     assert "mlflow-repro-test:never-built" in str(caught.value)
