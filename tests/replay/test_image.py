@@ -137,3 +137,17 @@ def test_the_plan_runs_in_the_image_through_the_repro_docker_backend(tmp_path: P
     assert (plan.backend, plan.env_manager, plan.image) == (DOCKER_BACKEND, "local", chosen)
     with pytest.raises(ReplayError, match="--backend kubernetes"):
         plan_launch(manifest, tmp_path, {}, "r", backend="kubernetes", image=chosen)
+
+
+def test_an_unrecorded_container_run_in_an_image_on_request_is_a_platform_change(
+    engine: dict, tmp_path: Path
+) -> None:
+    engine["env:1"] = docker.ImageInfo(id=IMAGE_ID)
+    unknown = _manifest(Container(source="unidentified"))
+    plan = image_step.choose_image(unknown, tmp_path, "r", image="env:1")
+    assert plan is not None
+    assert plan.note.startswith(
+        "platform changed: the run ran on the host (in a container no launcher named)"
+    )
+    with pytest.raises(ReplayError, match="ran on a host"):
+        image_step.choose_image(unknown, tmp_path, "r", rebuild=True)

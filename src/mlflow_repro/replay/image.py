@@ -86,7 +86,8 @@ def choose_image(
     from mlflow_repro.container import docker
 
     container = manifest.platform.container
-    if container is None:
+    unrecorded = container is not None and container.source != "launcher" and not container.image
+    if container is None or unrecorded:  # a host, or a container recorded as a host is
         if image is None:
             if rebuild:
                 raise _refuse(
@@ -97,18 +98,17 @@ def choose_image(
                 )
             return None
         found = _requested(image, run_id)
+        where = " (in a container no launcher named)" if unrecorded else ""
         return ImagePlan(
             found,
             REQUESTED,
-            f"platform changed: the run ran on the host ({manifest.platform.system} "
+            f"platform changed: the run ran on the host{where} ({manifest.platform.system} "
             f"{manifest.platform.libc}, Python {manifest.environment.python_version}), the "
             f"replay in image {image} ({_short(found)}) as requested",
             "host",
         )
     network = container.network or "host"
     if container.source != "launcher" or not container.image_id:
-        if image is None and not container.image and not rebuild:
-            return None  # recorded as a host is (its OS, glibc, BLAS): replayed on this one
         if image is None:
             raise _refuse(
                 f"the run ran in image {container.image or '(unnamed)'}, whose id its launcher "
