@@ -382,6 +382,17 @@ def _needs(client: Any, run: Any, resolved: Target) -> tuple[ModelNeeds | None, 
         return None, scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
 
 
+def model_summary(needs: ModelNeeds) -> str:
+    """One line on what the logged model needs: its requirements, own libraries and Python."""
+    own = ", ".join(f"{k} {v}".strip() for k, v in sorted(needs.core.items()))
+    model = f"{needs.described}: {len(needs.names)} requirements" + (
+        f"; its own libraries (MLmodel): {own}" if own else ""
+    )
+    if needs.python:
+        model += f"; Python {needs.python} (python_env.yaml)"
+    return model
+
+
 def parity(
     target: str,
     *,
@@ -462,12 +473,7 @@ def parity(
     wheel_names = {normalize(w.name) for w in env.wheels}
     notes, model = [], ""
     if needs is not None:
-        own = ", ".join(f"{k} {v}".strip() for k, v in sorted(needs.core.items()))
-        model = f"{needs.described}: {len(needs.names)} requirements" + (
-            f"; its own libraries (MLmodel): {own}" if own else ""
-        )
-        if needs.python:
-            model += f"; Python {needs.python} (python_env.yaml)"
+        model = model_summary(needs)
         if needs.python and needs.python != env.python_version:
             notes.append(
                 f"the model's python_env.yaml names Python {needs.python}, the run had "
@@ -835,17 +841,12 @@ def image_parity(
         notes.append(f"not importable in the image (BLAS listed without them): {failed}")
     model = ""
     if needs is not None:
-        own = ", ".join(f"{k} {v}".strip() for k, v in sorted(needs.core.items()))
-        model = f"{needs.described}: {len(needs.names)} requirements" + (
-            f"; its own libraries (MLmodel): {own}" if own else ""
-        )
-        if needs.python:
-            model += f"; Python {needs.python} (python_env.yaml)"
-            if facts.python and needs.python != facts.python:
-                notes.append(
-                    f"the model's python_env.yaml names Python {needs.python}, the image has "
-                    f"{facts.python}"
-                )
+        model = model_summary(needs)
+        if needs.python and facts.python and needs.python != facts.python:
+            notes.append(
+                f"the model's python_env.yaml names Python {needs.python}, the image has "
+                f"{facts.python}"
+            )
     elif unread:
         notes.append(
             f"the logged model's needs could not be read ({unread}): the whole training lock "
