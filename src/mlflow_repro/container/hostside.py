@@ -44,9 +44,7 @@ _records: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
-def image_record(
-    base_image: str, built: Any | None, work_dir: Any | None = None
-) -> dict[str, Any]:
+def image_record(base_image: str, built: Any | None, work_dir: Any | None = None) -> dict[str, Any]:
     """The docker_env image read from the engine: id, repository digest, recipe inputs; and
     the project directory MLflow copies into it."""
     from mlflow_repro.container import docker
