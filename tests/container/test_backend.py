@@ -51,3 +51,36 @@ def test_environment_values_reach_the_shell_mlflow_runs_quoted() -> None:
     assert shlex.split(f"-e {name}={value}") == ["-e", "B=two words; $(x)"]
     with pytest.raises(ExecutionException, match="pairs or a mapping"):
         backend._environment({"environment": ["A=1"]})
+
+
+def test_an_image_build_that_fails_after_mlflow_made_the_run_marks_it_failed(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.projects.docker as docker_module
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import NO_CAPTURE
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    client = MlflowClient()
+    run = client.create_run(client.create_experiment("e"), tags=NO_CAPTURE)
+
+    def no_space_left(**kwargs: object) -> object:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(docker_module, "build_docker_image", no_space_left)
+    with backend._patched("env:1", []), pytest.raises(ExecutionException) as caught:
+        docker_module.build_docker_image(
+            work_dir=".",
+            repository_uri="p",
+            base_image="env:1",
+            run_id=run.info.run_id,
+            build_image=True,
+            docker_auth=None,
+        )
+    assert "no space left on device" in str(caught.value)
+    assert f"run {run.info.run_id} is marked FAILED" in str(caught.value)
+    after = client.get_run(run.info.run_id)
+    assert after.info.status == "FAILED"
+    assert after.data.tags["repro.launch.error"].startswith("image build failed: OSError")
+    assert after.data.tags["mlflow.project.backend"] == "repro-docker"
