@@ -126,3 +126,37 @@ def test_wrapping_twice_wraps_once() -> None:
     first = module._get_docker_command
     hostside.wrap_local(module)
     assert module._get_docker_command is first
+
+
+def test_an_image_build_that_fails_after_mlflow_made_the_run_marks_it_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.projects import ExecutionException
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import NO_CAPTURE
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    client = MlflowClient()
+    made = client.create_run(client.create_experiment("e"), tags=NO_CAPTURE)
+
+    def build_docker_image(**kwargs: Any) -> Any:
+        raise RuntimeError("Cannot connect to the Docker daemon\nat unix:///var/run/docker.sock")
+
+    module = types.SimpleNamespace(build_docker_image=build_docker_image)
+    hostside.wrap_docker(module)  # as in a native docker_env `mlflow run`
+    with pytest.raises(ExecutionException, match="is marked FAILED"):
+        module.build_docker_image(
+            work_dir=str(tmp_path),
+            repository_uri="p",
+            base_image="env:1",
+            run_id=made.info.run_id,
+            build_image=True,
+            docker_auth=None,
+        )
+    after = client.get_run(made.info.run_id)
+    assert after.info.status == "FAILED"
+    assert after.data.tags["repro.launch.error"] == (
+        "image build failed: RuntimeError: Cannot connect to the Docker daemon; "
+        "at unix:///var/run/docker.sock"
+    )

@@ -103,34 +103,6 @@ def sqlite_mount(tracking_uri: str) -> tuple[list[str], dict[str, str]] | None:
     }
 
 
-def image_build_failed(exc: BaseException, run_id: str) -> Exception:
-    """MLflow's image build (FROM the image, the project copied in) failed after MLflow created
-    the run: the run marked FAILED with the reason in `repro.launch.error` (MLflow alone leaves it
-    RUNNING), and one message for `mlflow run` or replay."""
-    from mlflow.projects import ExecutionException
-
-    from mlflow_repro.names import LAUNCH_ERROR_TAG
-    from mlflow_repro.secrets import redact_urls
-
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    reason = redact_urls(f"{type(exc).__name__}: " + "; ".join(lines[:2]))[:500]
-    where = f"run {run_id} is marked FAILED (tag {LAUNCH_ERROR_TAG})"
-    try:
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient()
-        if client.get_run(run_id).info.status == "RUNNING":
-            client.set_tag(run_id, LAUNCH_ERROR_TAG, f"image build failed: {reason}")
-            client.set_terminated(run_id, "FAILED")
-    except Exception as marking:  # the message still goes out; say what was not done
-        where = f"run {run_id} could not be marked FAILED ({type(marking).__name__})"
-    failure: Exception = ExecutionException(
-        f"repro-docker: the run's image could not be built ({reason}); {where}; check "
-        "`docker info` and the disk the Docker data root is on, then run again"
-    )
-    return failure
-
-
 @contextmanager
 def _patched(image: str, environment: list[list[str]]) -> Iterator[None]:
     import mlflow.projects.backend.local as local
@@ -169,10 +141,7 @@ def _patched(image: str, environment: list[list[str]]) -> Iterator[None]:
 
         # the backend tag MLflow sets only once the run is over: the job's capture reads it
         MlflowClient().set_tag(kwargs["run_id"], BACKEND_TAG, DOCKER_BACKEND)
-        try:
-            return build(**kwargs)
-        except Exception as exc:  # MLflow created the run: never left RUNNING
-            raise image_build_failed(exc, str(kwargs["run_id"])) from None
+        return build(**kwargs)  # a failure marks the run FAILED (hostside.py)
 
     with _one_at_a_time:
         local.load_project = as_docker_project

@@ -8,7 +8,9 @@ MLFLOW_RUN_ID=...`. Inside, the plugin captures the run, and sees a container, b
 image: the engine is outside. So, here, on the host:
 
 - `build_docker_image` is wrapped to read the docker_env image from the engine by content (its
-  id, its repository digest, its recipe labels), never only the mutable tag the MLproject names;
+  id, its repository digest, its recipe labels), never only the mutable tag the MLproject names,
+  and, when MLflow's build fails after it created the run, to mark that run FAILED with the reason
+  in `repro.launch.error` (MLflow alone leaves it RUNNING for ever);
 - `_get_docker_command` is wrapped to pass that record into the container as one variable
   (`MLFLOW_REPRO_CONTAINER`, JSON), which capture turns into the manifest's `platform.container`;
 - `_create_docker_build_ctx` is wrapped to honour the project's `.dockerignore` (MLflow copies
@@ -69,6 +71,35 @@ def _warn(what: str, exc: BaseException) -> None:
     print(f"mlflow-repro: {what}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
+def image_build_failed(exc: BaseException, run_id: str) -> Exception:
+    """MLflow's image build (FROM the image, the project copied in) failed after MLflow created
+    the run: the run marked FAILED with the reason in `repro.launch.error` (MLflow alone leaves it
+    RUNNING), and one message for `mlflow run` or replay (as the launch guard does for an
+    environment build)."""
+    from mlflow.projects import ExecutionException
+
+    from mlflow_repro.names import LAUNCH_ERROR_TAG
+    from mlflow_repro.secrets import redact_urls
+
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = redact_urls(f"{type(exc).__name__}: " + "; ".join(lines[:2]))[:500]
+    where = f"run {run_id} is marked FAILED (tag {LAUNCH_ERROR_TAG})"
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient()
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_tag(run_id, LAUNCH_ERROR_TAG, f"image build failed: {reason}")
+            client.set_terminated(run_id, "FAILED")
+    except Exception as marking:  # the message still goes out; say what was not done
+        where = f"run {run_id} could not be marked FAILED ({type(marking).__name__})"
+    failure: Exception = ExecutionException(
+        f"mlflow-repro: the run's image could not be built ({reason}); {where}; check "
+        "`docker info` and the disk the Docker data root is on, then run again"
+    )
+    return failure
+
+
 def wrap_docker(module: Any) -> None:
     """Wrap `mlflow.projects.docker` (once)."""
     original_build = getattr(module, "build_docker_image", None)
@@ -82,14 +113,17 @@ def wrap_docker(module: Any) -> None:
             build_image: Any,
             docker_auth: Any,
         ) -> Any:
-            image = original_build(
-                work_dir=work_dir,
-                repository_uri=repository_uri,
-                base_image=base_image,
-                run_id=run_id,
-                build_image=build_image,
-                docker_auth=docker_auth,
-            )
+            try:
+                image = original_build(
+                    work_dir=work_dir,
+                    repository_uri=repository_uri,
+                    base_image=base_image,
+                    run_id=run_id,
+                    build_image=build_image,
+                    docker_auth=docker_auth,
+                )
+            except Exception as exc:  # MLflow created the run: never left RUNNING
+                raise image_build_failed(exc, str(run_id)) from None
             try:
                 built = image if build_image else None
                 record = image_record(str(base_image), built, work_dir if build_image else None)
