@@ -128,27 +128,35 @@ def one_builder_per_environment(module: Any = None) -> None:
     module._create_virtualenv = locked
 
 
+def mark_failed(exc: BaseException, run_id: str | None, what: str) -> tuple[str, str]:
+    """The run MLflow created before a launch step failed marked FAILED, the reason tagged
+    (`repro.launch.error` = "<what>: <reason>"), unless it already ended: (the reason, credentials
+    withheld; where the run stands, said for a person)."""
+    from mlflow_repro.secrets import redact_urls
+
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = redact_urls(f"{type(exc).__name__}: " + "; ".join(lines[:2]))[:500]
+    if not run_id:
+        return reason, "no run was created"
+    where = f"run {run_id} is marked FAILED (tag {LAUNCH_ERROR_TAG})"
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient()
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_tag(run_id, LAUNCH_ERROR_TAG, f"{what}: {reason}")
+            client.set_terminated(run_id, "FAILED")
+    except Exception as marking:  # the message still goes out; say what was not done
+        where = f"run {run_id} could not be marked FAILED ({type(marking).__name__})"
+    return reason, where
+
+
 def build_failed(exc: BaseException, run_id: str | None, python: str | None) -> Exception:
     """The run MLflow created marked FAILED (reason tagged), and one message for `mlflow run`
     (an ExecutionException, printed as `=== ... ===`) or replay (which names it)."""
     from mlflow.projects import ExecutionException
 
-    from mlflow_repro.secrets import redact_urls
-
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    reason = redact_urls(f"{type(exc).__name__}: " + "; ".join(lines[:2]))[:500]
-    where = "no run was created"
-    if run_id:
-        where = f"run {run_id} is marked FAILED (tag {LAUNCH_ERROR_TAG})"
-        try:
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient()
-            if client.get_run(run_id).info.status == "RUNNING":
-                client.set_tag(run_id, LAUNCH_ERROR_TAG, f"environment build failed: {reason}")
-                client.set_terminated(run_id, "FAILED")
-        except Exception as marking:  # the message still goes out; say what was not done
-            where = f"run {run_id} could not be marked FAILED ({type(marking).__name__})"
+    reason, where = mark_failed(exc, run_id, "environment build failed")
     fixes = (
         f"if uv could not find or download Python {python} (its own error is printed above), "
         f"install it first (`uv python install {python}`, or pyenv) or run with "

@@ -78,21 +78,9 @@ def image_build_failed(exc: BaseException, run_id: str) -> Exception:
     environment build)."""
     from mlflow.projects import ExecutionException
 
-    from mlflow_repro.names import LAUNCH_ERROR_TAG
-    from mlflow_repro.secrets import redact_urls
+    from mlflow_repro.launchguard import mark_failed
 
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    reason = redact_urls(f"{type(exc).__name__}: " + "; ".join(lines[:2]))[:500]
-    where = f"run {run_id} is marked FAILED (tag {LAUNCH_ERROR_TAG})"
-    try:
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient()
-        if client.get_run(run_id).info.status == "RUNNING":
-            client.set_tag(run_id, LAUNCH_ERROR_TAG, f"image build failed: {reason}")
-            client.set_terminated(run_id, "FAILED")
-    except Exception as marking:  # the message still goes out; say what was not done
-        where = f"run {run_id} could not be marked FAILED ({type(marking).__name__})"
+    reason, where = mark_failed(exc, run_id, "image build failed")
     failure: Exception = ExecutionException(
         f"mlflow-repro: the run's image could not be built ({reason}); {where}; check "
         "`docker info` and the disk the Docker data root is on, then run again"
